@@ -1,0 +1,98 @@
+# kamaji.core — one entry point. Every target installs what it needs, idempotently.
+# Heavy artifacts live outside the repo in $(KAMAJI_CACHE), keyed by version.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+KAMAJI_CACHE ?= $(HOME)/.cache/kamaji-core
+REPO         := $(abspath .)
+PYTHON       ?= python3
+REQ_HASH     := $(shell sha256sum requirements-dev.txt | cut -c1-12)
+VENV         := $(KAMAJI_CACHE)/venv-$(REQ_HASH)
+COLLECTIONS  := $(KAMAJI_CACHE)/collections-$(shell sha256sum tools/install_collections.py | cut -c1-12)
+BUILD        := $(REPO)/.build
+KUBE_VERSION    ?= v1.37.2
+ETCD_VERSION    ?= v3.7.3
+COREDNS_VERSION ?= v1.14.6
+KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
+ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
+APT_PACKAGES := git make openssl rsync
+
+export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION
+export KAMAJI_KUBE_BIN := $(KUBE_BIN)
+export KAMAJI_ETCD_BIN := $(ETCD_BIN)
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)/collections:$(COLLECTIONS)
+export ANSIBLE_CONFIG := $(REPO)/ansible.cfg
+export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help deps venv collections binaries lab lab-destroy test test-static test-unit \
+        test-integration test-e2e build clean
+
+help:
+	@echo "make lab               bring up the local lab and deploy the whole site"
+	@echo "make test              every test tier: static, unit, integration, e2e"
+	@echo "make test-static|test-unit|test-integration|test-e2e   one tier"
+	@echo "make build             build the collection tarball"
+	@echo "cache: $(KAMAJI_CACHE)"
+
+## --- installs (idempotent) -------------------------------------------------
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "apt: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+$(VENV)/.complete: requirements-dev.txt
+	@echo "venv: creating $(VENV)"
+	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --upgrade pip==25.3
+	@$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.complete
+
+$(COLLECTIONS)/.complete: tools/install_collections.py | $(VENV)/.complete
+	@$(VENV)/bin/python tools/install_collections.py --dest $(COLLECTIONS) --pip $(VENV)/bin/pip
+
+collections: venv $(COLLECTIONS)/.complete
+	@mkdir -p $(BUILD)/collections/ansible_collections/kamaji $(BUILD)/ansible-tmp
+	@ln -sfn $(REPO) $(BUILD)/collections/ansible_collections/kamaji/core
+
+binaries: venv
+	@$(VENV)/bin/python tools/bundle/build_source.py --cache $(KAMAJI_CACHE) \
+	  --kube-version $(KUBE_VERSION) --etcd-version $(ETCD_VERSION) --coredns-version $(COREDNS_VERSION) \
+	  --only etcd,etcdctl,etcdutl,kube-apiserver,kube-controller-manager,kube-scheduler,kubectl
+
+## --- tests -----------------------------------------------------------------
+TIER = $(VENV)/bin/python tools/ci/tier.py --results $(BUILD)/results
+
+test-static: deps collections
+	@$(TIER) static
+
+test-unit: deps collections
+	@$(TIER) unit
+
+test-integration: deps collections binaries
+	@$(TIER) integration
+
+test-e2e: deps collections binaries
+	@$(TIER) e2e
+
+test: deps collections binaries
+	@rm -rf $(BUILD)/results
+	@rc=0; for t in static unit integration e2e; do $(TIER) $$t || rc=1; done; \
+	$(TIER) --summary; exit $$rc
+
+## --- product ---------------------------------------------------------------
+build: collections
+	@mkdir -p $(BUILD)/dist
+	@ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+lab: deps collections binaries
+	@$(VENV)/bin/python tools/lab/lab.py up
+
+lab-destroy: venv
+	@$(VENV)/bin/python tools/lab/lab.py destroy
+
+clean:
+	rm -rf $(BUILD)

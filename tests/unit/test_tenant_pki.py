@@ -1,0 +1,257 @@
+"""Rules of the tenant certificate set (module_utils.tenant_pki)."""
+from __future__ import annotations
+
+import base64
+import datetime
+import subprocess
+
+import pytest
+import yaml
+from ansible_collections.kamaji.core.plugins.module_utils import pki, tenant_pki
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+NOW = pki.utcnow()
+
+
+@pytest.fixture(scope="module")
+def etcd_ca():
+    key = pki.generate_key("ecdsa-p256")
+    cert = pki.issue_ca("etcd-ca", key, 3650)
+    return {"cert": pki.cert_to_pem(cert), "key": pki.key_to_pem(key)}
+
+
+def params(**over):
+    p = {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443},
+         "extra_sans": ["acme.example.test"], "service_cidrs": ["10.96.0.0/16"]}
+    p.update(over)
+    return p
+
+
+@pytest.fixture(scope="module")
+def first(etcd_ca):
+    material, changed, _ = tenant_pki.reconcile(params(), {}, etcd_ca)
+    return material, changed
+
+
+def cert(pem):
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def kubeconfig_cert(text):
+    doc = yaml.safe_load(text)
+    return cert(base64.b64decode(doc["users"][0]["user"]["client-certificate-data"]).decode())
+
+
+def test_first_run_creates_every_item(first):
+    material, changed = first
+    assert set(changed) == set(tenant_pki.ALL_ITEMS)
+    assert all(reason == "missing" for reason in changed.values())
+    assert material["ca_cert_hash"].startswith("sha256:") and len(material["ca_cert_hash"]) == 71
+
+
+def test_second_call_with_first_output_is_byte_identical(first, etcd_ca):
+    material, _ = first
+    again, changed, diff = tenant_pki.reconcile(params(), material, etcd_ca)
+    assert changed == {}
+    assert diff == {"before": {}, "after": {}}
+    assert again == material
+
+
+def test_apiserver_sans(first):
+    dns, ips = pki.cert_sans(cert(first[0]["apiserver"]["cert"]))
+    for name in ("kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local", "localhost", "acme.example.test"):
+        assert name in dns
+    assert {str(i) for i in ips} == {"127.0.0.1", "10.96.0.1", "192.0.2.10"}
+
+
+def test_subjects_match_kubeadm(first):
+    material = first[0]
+    def subject(c):
+        return (c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value,
+                sorted(a.value for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)))
+    assert subject(kubeconfig_cert(material["admin.conf"])) == ("kubernetes-admin", ["kubeadm:cluster-admins"])
+    assert subject(kubeconfig_cert(material["super-admin.conf"])) == ("kubernetes-super-admin", ["system:masters"])
+    assert subject(kubeconfig_cert(material["controller-manager.conf"]))[0] == "system:kube-controller-manager"
+    assert subject(kubeconfig_cert(material["scheduler.conf"]))[0] == "system:kube-scheduler"
+    assert subject(cert(material["apiserver-etcd-client"]["cert"])) == ("acme", [])
+    assert subject(cert(material["apiserver-kubelet-client"]["cert"])) == (
+        "kube-apiserver-kubelet-client", ["kubeadm:cluster-admins"])
+
+
+def test_kubeconfig_servers(first):
+    material = first[0]
+    assert yaml.safe_load(material["admin.conf"])["clusters"][0]["cluster"]["server"] == "https://192.0.2.10:31443"
+    assert yaml.safe_load(material["scheduler.conf"])["clusters"][0]["cluster"]["server"] == "https://127.0.0.1:6443"
+
+
+def test_openssl_verifies_every_leaf(first, etcd_ca, tmp_path):
+    material = first[0]
+    (tmp_path / "ca.crt").write_text(material["ca"]["cert"])
+    (tmp_path / "fp.crt").write_text(material["front-proxy-ca"]["cert"])
+    (tmp_path / "etcd.crt").write_text(etcd_ca["cert"])
+    leaves = {"apiserver": "ca", "apiserver-kubelet-client": "ca", "front-proxy-client": "fp",
+              "apiserver-etcd-client": "etcd"}
+    for item, ca in leaves.items():
+        (tmp_path / f"{item}.crt").write_text(material[item]["cert"])
+    for item in tenant_pki.KUBECONFIG_ITEMS:
+        pem = pki.cert_to_pem(kubeconfig_cert(material[item]))
+        (tmp_path / f"{item}.crt").write_text(pem)
+        leaves[item] = "ca"
+    for item, ca in leaves.items():
+        out = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / f"{ca}.crt"),
+                              str(tmp_path / f"{item}.crt")], capture_output=True, text=True)
+        assert out.returncode == 0, (item, out.stdout, out.stderr)
+
+
+def test_ca_cert_hash_matches_openssl(first, tmp_path):
+    material = first[0]
+    (tmp_path / "ca.crt").write_text(material["ca"]["cert"])
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", str(tmp_path / "ca.crt")],
+                         check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         check=True, capture_output=True).stdout
+    import hashlib
+    assert material["ca_cert_hash"] == "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def test_leaf_ten_days_from_expiry_is_renewed_with_30_day_window(etcd_ca):
+    old_now = NOW - datetime.timedelta(days=355)  # 365-day leaves issued then expire in 10 days
+    old, _, _ = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
+    new, changed, diff = tenant_pki.reconcile(params(renewal_window_days=30), old, etcd_ca)
+    leaves = {"apiserver", "apiserver-kubelet-client", "front-proxy-client", "apiserver-etcd-client",
+              *tenant_pki.KUBECONFIG_ITEMS}
+    assert set(changed) == leaves
+    assert all("inside renewal window" in changed[i] for i in leaves)
+    assert new["ca"] == old["ca"] and new["front-proxy-ca"] == old["front-proxy-ca"] and new["sa"] == old["sa"]
+    assert cert(new["apiserver"]["cert"]).not_valid_after_utc > NOW + datetime.timedelta(days=360)
+    # keys are kept on renewal, only the certificate changes
+    assert new["apiserver"]["key"] == old["apiserver"]["key"]
+    assert "key" not in str(diff).lower().replace("key does not match", "")
+    # with a 5-day window, the same material is kept
+    _, changed5, _ = tenant_pki.reconcile(params(renewal_window_days=5), old, etcd_ca)
+    assert changed5 == {}
+
+
+def test_added_san_reissues_only_apiserver(first, etcd_ca):
+    material = first[0]
+    new, changed, diff = tenant_pki.reconcile(params(extra_sans=["acme.example.test", "203.0.113.7"]),
+                                              material, etcd_ca)
+    assert changed == {"apiserver": "SANs changed"}
+    assert "203.0.113.7" in diff["after"]["apiserver"]["sans"]
+    assert "203.0.113.7" not in diff["before"]["apiserver"]["sans"]
+    assert {k: v for k, v in new.items() if k != "apiserver"} == {k: v for k, v in material.items() if k != "apiserver"}
+
+
+def test_endpoint_change_reissues_apiserver_and_external_kubeconfigs(first, etcd_ca):
+    material = first[0]
+    _, changed, _ = tenant_pki.reconcile(params(endpoint={"address": "acme.example.test", "port": 443}),
+                                         material, etcd_ca)
+    assert set(changed) == {"apiserver", "admin.conf", "super-admin.conf"}
+    assert "server changed" in changed["admin.conf"]
+
+
+def test_key_mismatch_reissues(first, etcd_ca):
+    material = dict(first[0])
+    other = pki.key_to_pem(pki.generate_key("ecdsa-p256"))
+    material["front-proxy-client"] = {"cert": material["front-proxy-client"]["cert"], "key": other}
+    new, changed, _ = tenant_pki.reconcile(params(), material, etcd_ca)
+    assert list(changed) == ["front-proxy-client"]
+    assert "key does not match" in changed["front-proxy-client"]
+    assert pki.public_keys_match(cert(new["front-proxy-client"]["cert"]),
+                                 pki.load_key(new["front-proxy-client"]["key"], "x"))
+
+
+def test_new_etcd_ca_reissues_only_etcd_client(first):
+    key = pki.generate_key("ecdsa-p256")
+    other = {"cert": pki.cert_to_pem(pki.issue_ca("etcd-ca", key, 3650)), "key": pki.key_to_pem(key)}
+    _, changed, _ = tenant_pki.reconcile(params(), first[0], other)
+    assert changed == {"apiserver-etcd-client": "not signed by the current CA"}
+
+
+def test_etcd_user_change_reissues_etcd_client(first, etcd_ca):
+    new, changed, _ = tenant_pki.reconcile(params(etcd_user="tenant-acme"), first[0], etcd_ca)
+    assert changed == {"apiserver-etcd-client": "subject changed"}
+    assert pki.name_parts(cert(new["apiserver-etcd-client"]["cert"]).subject)[0] == "tenant-acme"
+
+
+def test_rotate_ca_reissues_everything_signed_by_it(first, etcd_ca):
+    material = first[0]
+    new, changed, _ = tenant_pki.reconcile(params(rotate_ca=True), material, etcd_ca)
+    assert changed["ca"] == "rotated on request" and changed["front-proxy-ca"] == "rotated on request"
+    expected = {"ca", "front-proxy-ca", "apiserver", "apiserver-kubelet-client", "front-proxy-client",
+                *tenant_pki.KUBECONFIG_ITEMS}
+    assert set(changed) == expected
+    assert new["ca_cert_hash"] != material["ca_cert_hash"]
+    assert new["apiserver-etcd-client"] == material["apiserver-etcd-client"]
+    assert new["sa"] == material["sa"]
+
+
+def test_without_rotate_ca_an_existing_ca_is_never_replaced(etcd_ca):
+    old_now = NOW - datetime.timedelta(days=3640)  # CA 10 days from expiry
+    old, _, _ = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
+    new, changed, _ = tenant_pki.reconcile(params(), old, etcd_ca)
+    assert new["ca"] == old["ca"] and "ca" not in changed
+    # leaves never outlive their CA
+    assert cert(new["apiserver"]["cert"]).not_valid_after_utc <= cert(new["ca"]["cert"]).not_valid_after_utc
+
+
+def test_rsa_2048(etcd_ca):
+    material, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), {}, etcd_ca)
+    assert pki.key_algorithm_of(pki.load_key(material["apiserver"]["key"], "x")) == "rsa-2048"
+    again, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), material, etcd_ca)
+    assert changed == {}
+
+
+def test_algorithm_change_reissues_leaves_not_cas(first, etcd_ca):
+    new, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), first[0], etcd_ca)
+    assert "ca" not in changed and "sa" not in changed
+    assert "key algorithm changed" in changed["apiserver"]
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"endpoint": {"address": "not a host!"}}, "endpoint.address"),
+    ({"endpoint": {"address": ""}}, "endpoint.address"),
+    ({"endpoint": {"address": "10.0.0.1", "port": 70000}}, "endpoint.port"),
+    ({"service_cidrs": ["10.96.0.1/16"]}, "service_cidrs"),
+    ({"service_cidrs": ["10.96.0.0/33"]}, "service_cidrs"),
+    ({"name": "Acme_1"}, "name"),
+    ({"extra_sans": ["bad name"]}, "extra_sans"),
+    ({"renewal_window_days": 400}, "renewal_window_days"),
+    ({"cluster_domain": "-bad-"}, "cluster_domain"),
+])
+def test_invalid_input_names_the_field(etcd_ca, over, field):
+    with pytest.raises(pki.PKIError) as err:
+        tenant_pki.reconcile(params(**over), {}, etcd_ca)
+    assert str(err.value).startswith(field + ":")
+
+
+def test_etcd_ca_key_mismatch_is_an_error(etcd_ca):
+    wrong = {"cert": etcd_ca["cert"], "key": pki.key_to_pem(pki.generate_key("ecdsa-p256"))}
+    with pytest.raises(pki.PKIError, match="^etcd_ca: the key does not match"):
+        tenant_pki.reconcile(params(), {}, wrong)
+
+
+@pytest.mark.parametrize("item, value, expect", [
+    ("apiserver", {"cert": "garbage", "key": "garbage"}, "apiserver: the certificate cannot be parsed"),
+    ("admin.conf", "{{{not yaml", "admin.conf: existing kubeconfig cannot be parsed"),
+    ("sa", {"key": "not a key", "pub": ""}, "sa: the private key cannot be parsed"),
+])
+def test_unparsable_existing_material_names_the_item(first, etcd_ca, item, value, expect):
+    material = dict(first[0])
+    material[item] = value
+    with pytest.raises(pki.PKIError, match="^" + expect):
+        tenant_pki.reconcile(params(), material, etcd_ca)
+
+
+def test_ca_key_mismatch_is_an_error_unless_rotating(first, etcd_ca):
+    material = dict(first[0])
+    material["ca"] = {"cert": material["ca"]["cert"], "key": pki.key_to_pem(pki.generate_key("ecdsa-p256"))}
+    with pytest.raises(pki.PKIError, match="^ca: the CA key does not match"):
+        tenant_pki.reconcile(params(), material, etcd_ca)
+
+
+def test_unknown_existing_item_is_an_error(first, etcd_ca):
+    with pytest.raises(pki.PKIError, match="^existing: unknown item"):
+        tenant_pki.reconcile(params(), {"apiserver.crt": "x"}, etcd_ca)
