@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Install the Ansible collections kamaji.core depends on, without a Galaxy server.
 
 The collections come out of the ``ansible`` community package on PyPI (a wheel that

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 
@@ -18,7 +17,7 @@ options:
     type: str
     required: true
 author:
-  - kamaji.core contributors
+  - kamaji.core maintainers (@kamaji-core)
 """
 
 EXAMPLES = r"""
@@ -47,6 +46,6 @@ def ca_cert_hash(pem):
         raise AnsibleFilterError("ca_cert_hash: %s" % exc)
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"ca_cert_hash": ca_cert_hash}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """Render and parse single-cluster kubeconfig files with embedded credentials."""
@@ -62,7 +61,7 @@ def parse_kubeconfig(text):
     """Pull server, CA and client credentials of the current context."""
     try:
         doc = yaml.safe_load(text) if HAS_YAML else json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is reported the same way
+    except Exception as exc:
         raise KubeconfigError("not YAML: %s" % exc.__class__.__name__)
     if not isinstance(doc, dict):
         raise KubeconfigError("not a kubeconfig mapping")

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """X.509 building blocks shared by the PKI modules (tenant and etcd).
@@ -40,7 +39,7 @@ class PKIError(Exception):
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 # ---------------------------------------------------------------- keys
@@ -247,7 +246,7 @@ def signed_by(cert, ca_cert):
     return True
 
 
-class LeafSpec(object):
+class LeafSpec:
     """What a leaf certificate must look like; compared against existing material."""
 
     def __init__(self, common_name, organizations=(), usages=(CLIENT_AUTH,), dns_names=(), ip_addresses=()):
@@ -299,7 +298,7 @@ def cert_facts(cert):
     if cert is None:
         return None
     cn, orgs = name_parts(cert.subject)
-    icn, _ = name_parts(cert.issuer)
+    icn = name_parts(cert.issuer)[0]
     dns, ips = cert_sans(cert)
     facts = {
         "subject": "CN=%s%s" % (cn, "".join(",O=%s" % o for o in orgs)),

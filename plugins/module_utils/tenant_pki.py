@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """The certificate set of one tenant control plane, kept stable across runs.
@@ -41,7 +40,7 @@ DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_NAME = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-class Spec(object):
+class Spec:
     """Validated inputs. Every error names the option and how to fix it."""
 
     def __init__(self, params):
@@ -134,7 +133,7 @@ def leaf_specs(spec):
     }
 
 
-class _State(object):
+class _State:
     def __init__(self, spec, existing, now):
         self.spec = spec
         self.existing = existing or {}

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 
@@ -22,7 +21,7 @@ description:
     O(rotate_ca=true); then every leaf and kubeconfig is re-issued too.
   - The result carries private keys. Always set C(no_log) on the task.
 author:
-  - kamaji.core contributors
+  - kamaji.core maintainers (@kamaji-core)
 requirements:
   - cryptography >= 3.4
   - PyYAML
@@ -88,6 +87,8 @@ options:
         C(front-proxy-client), C(apiserver-etcd-client) (each a dict with C(cert) and
         C(key) in PEM), C(sa) (C(key), C(pub)) and the kubeconfigs C(admin.conf),
         C(super-admin.conf), C(controller-manager.conf), C(scheduler.conf) (YAML text).
+      - This option is not marked C(no_log) on purpose (Ansible would mask returned
+        material equal to it). Set C(no_log) on the task, as with the result.
     type: dict
     default: {}
   etcd_ca:
@@ -116,8 +117,10 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The diff shows parsed certificate facts (subject, issuer, SANs, expiry), never keys.
 notes:
@@ -213,7 +216,9 @@ def main():
             ca_validity_days=dict(type="int", default=3650),
             leaf_validity_days=dict(type="int", default=365),
             renewal_window_days=dict(type="int", default=30),
-            existing=dict(type="dict", default={}, no_log=True),
+            # not no_log: Ansible would mask every returned item equal to an input value,
+            # so valid material passed back in would come out as a placeholder.
+            existing=dict(type="dict", default={}),
             etcd_ca=dict(type="dict", required=True, no_log=True, options=dict(
                 cert=dict(type="str", required=True),
                 key=dict(type="str", required=True, no_log=True),

@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 import yaml
-from ansible_collections.kamaji.core.plugins.module_utils import pki, tenant_pki
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+
+from ansible_collections.kamaji.core.plugins.module_utils import pki, tenant_pki
 
 NOW = pki.utcnow()
 
@@ -30,7 +31,7 @@ def params(**over):
 
 @pytest.fixture(scope="module")
 def first(etcd_ca):
-    material, changed, _ = tenant_pki.reconcile(params(), {}, etcd_ca)
+    material, changed, _unused = tenant_pki.reconcile(params(), {}, etcd_ca)
     return material, changed
 
 
@@ -51,7 +52,7 @@ def test_first_run_creates_every_item(first):
 
 
 def test_second_call_with_first_output_is_byte_identical(first, etcd_ca):
-    material, _ = first
+    material, _unused = first
     again, changed, diff = tenant_pki.reconcile(params(), material, etcd_ca)
     assert changed == {}
     assert diff == {"before": {}, "after": {}}
@@ -68,6 +69,7 @@ def test_apiserver_sans(first):
 
 def test_subjects_match_kubeadm(first):
     material = first[0]
+
     def subject(c):
         return (c.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value,
                 sorted(a.value for a in c.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)))
@@ -93,7 +95,7 @@ def test_openssl_verifies_every_leaf(first, etcd_ca, tmp_path):
     (tmp_path / "etcd.crt").write_text(etcd_ca["cert"])
     leaves = {"apiserver": "ca", "apiserver-kubelet-client": "ca", "front-proxy-client": "fp",
               "apiserver-etcd-client": "etcd"}
-    for item, ca in leaves.items():
+    for item in leaves:
         (tmp_path / f"{item}.crt").write_text(material[item]["cert"])
     for item in tenant_pki.KUBECONFIG_ITEMS:
         pem = pki.cert_to_pem(kubeconfig_cert(material[item]))
@@ -101,7 +103,7 @@ def test_openssl_verifies_every_leaf(first, etcd_ca, tmp_path):
         leaves[item] = "ca"
     for item, ca in leaves.items():
         out = subprocess.run(["openssl", "verify", "-CAfile", str(tmp_path / f"{ca}.crt"),
-                              str(tmp_path / f"{item}.crt")], capture_output=True, text=True)
+                              str(tmp_path / f"{item}.crt")], capture_output=True, text=True, check=False)
         assert out.returncode == 0, (item, out.stdout, out.stderr)
 
 
@@ -118,7 +120,7 @@ def test_ca_cert_hash_matches_openssl(first, tmp_path):
 
 def test_leaf_ten_days_from_expiry_is_renewed_with_30_day_window(etcd_ca):
     old_now = NOW - datetime.timedelta(days=355)  # 365-day leaves issued then expire in 10 days
-    old, _, _ = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
+    old, _unused, _unused = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
     new, changed, diff = tenant_pki.reconcile(params(renewal_window_days=30), old, etcd_ca)
     leaves = {"apiserver", "apiserver-kubelet-client", "front-proxy-client", "apiserver-etcd-client",
               *tenant_pki.KUBECONFIG_ITEMS}
@@ -130,7 +132,7 @@ def test_leaf_ten_days_from_expiry_is_renewed_with_30_day_window(etcd_ca):
     assert new["apiserver"]["key"] == old["apiserver"]["key"]
     assert "key" not in str(diff).lower().replace("key does not match", "")
     # with a 5-day window, the same material is kept
-    _, changed5, _ = tenant_pki.reconcile(params(renewal_window_days=5), old, etcd_ca)
+    _unused, changed5, _unused = tenant_pki.reconcile(params(renewal_window_days=5), old, etcd_ca)
     assert changed5 == {}
 
 
@@ -146,8 +148,8 @@ def test_added_san_reissues_only_apiserver(first, etcd_ca):
 
 def test_endpoint_change_reissues_apiserver_and_external_kubeconfigs(first, etcd_ca):
     material = first[0]
-    _, changed, _ = tenant_pki.reconcile(params(endpoint={"address": "acme.example.test", "port": 443}),
-                                         material, etcd_ca)
+    moved = params(endpoint={"address": "acme.example.test", "port": 443})
+    _unused, changed, _unused = tenant_pki.reconcile(moved, material, etcd_ca)
     assert set(changed) == {"apiserver", "admin.conf", "super-admin.conf"}
     assert "server changed" in changed["admin.conf"]
 
@@ -156,7 +158,7 @@ def test_key_mismatch_reissues(first, etcd_ca):
     material = dict(first[0])
     other = pki.key_to_pem(pki.generate_key("ecdsa-p256"))
     material["front-proxy-client"] = {"cert": material["front-proxy-client"]["cert"], "key": other}
-    new, changed, _ = tenant_pki.reconcile(params(), material, etcd_ca)
+    new, changed, _unused = tenant_pki.reconcile(params(), material, etcd_ca)
     assert list(changed) == ["front-proxy-client"]
     assert "key does not match" in changed["front-proxy-client"]
     assert pki.public_keys_match(cert(new["front-proxy-client"]["cert"]),
@@ -166,19 +168,19 @@ def test_key_mismatch_reissues(first, etcd_ca):
 def test_new_etcd_ca_reissues_only_etcd_client(first):
     key = pki.generate_key("ecdsa-p256")
     other = {"cert": pki.cert_to_pem(pki.issue_ca("etcd-ca", key, 3650)), "key": pki.key_to_pem(key)}
-    _, changed, _ = tenant_pki.reconcile(params(), first[0], other)
+    _unused, changed, _unused = tenant_pki.reconcile(params(), first[0], other)
     assert changed == {"apiserver-etcd-client": "not signed by the current CA"}
 
 
 def test_etcd_user_change_reissues_etcd_client(first, etcd_ca):
-    new, changed, _ = tenant_pki.reconcile(params(etcd_user="tenant-acme"), first[0], etcd_ca)
+    new, changed, _unused = tenant_pki.reconcile(params(etcd_user="tenant-acme"), first[0], etcd_ca)
     assert changed == {"apiserver-etcd-client": "subject changed"}
     assert pki.name_parts(cert(new["apiserver-etcd-client"]["cert"]).subject)[0] == "tenant-acme"
 
 
 def test_rotate_ca_reissues_everything_signed_by_it(first, etcd_ca):
     material = first[0]
-    new, changed, _ = tenant_pki.reconcile(params(rotate_ca=True), material, etcd_ca)
+    new, changed, _unused = tenant_pki.reconcile(params(rotate_ca=True), material, etcd_ca)
     assert changed["ca"] == "rotated on request" and changed["front-proxy-ca"] == "rotated on request"
     expected = {"ca", "front-proxy-ca", "apiserver", "apiserver-kubelet-client", "front-proxy-client",
                 *tenant_pki.KUBECONFIG_ITEMS}
@@ -190,22 +192,22 @@ def test_rotate_ca_reissues_everything_signed_by_it(first, etcd_ca):
 
 def test_without_rotate_ca_an_existing_ca_is_never_replaced(etcd_ca):
     old_now = NOW - datetime.timedelta(days=3640)  # CA 10 days from expiry
-    old, _, _ = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
-    new, changed, _ = tenant_pki.reconcile(params(), old, etcd_ca)
+    old, _unused, _unused = tenant_pki.reconcile(params(), {}, etcd_ca, now=old_now)
+    new, changed, _unused = tenant_pki.reconcile(params(), old, etcd_ca)
     assert new["ca"] == old["ca"] and "ca" not in changed
     # leaves never outlive their CA
     assert cert(new["apiserver"]["cert"]).not_valid_after_utc <= cert(new["ca"]["cert"]).not_valid_after_utc
 
 
 def test_rsa_2048(etcd_ca):
-    material, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), {}, etcd_ca)
+    material, changed, _unused = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), {}, etcd_ca)
     assert pki.key_algorithm_of(pki.load_key(material["apiserver"]["key"], "x")) == "rsa-2048"
-    again, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), material, etcd_ca)
+    again, changed, _unused = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), material, etcd_ca)
     assert changed == {}
 
 
 def test_algorithm_change_reissues_leaves_not_cas(first, etcd_ca):
-    new, changed, _ = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), first[0], etcd_ca)
+    new, changed, _unused = tenant_pki.reconcile(params(key_algorithm="rsa-2048"), first[0], etcd_ca)
     assert "ca" not in changed and "sa" not in changed
     assert "key algorithm changed" in changed["apiserver"]
 

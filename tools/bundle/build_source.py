@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build Kubernetes, etcd and CoreDNS binaries from the Go module proxy.
 
 Each component is built in a small generated Go module that requires the upstream
@@ -87,7 +86,7 @@ def write_module(workdir: str, name: str, requires: dict, replaces: dict) -> Non
     text = "\n".join(lines) + "\n"
     path = os.path.join(workdir, "go.mod")
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-    if old is None or not old.startswith(text.split("require (")[0]):
+    if old is None or not old.startswith(text.split("require (", maxsplit=1)[0]):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
 

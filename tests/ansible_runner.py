@@ -1,0 +1,74 @@
+"""Run real ansible-playbook against kamaji.core and read its JSON results."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class PlayResult:
+    def __init__(self, proc, data):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = data
+
+    @property
+    def stats(self):
+        return self.data.get("stats", {}) if self.data else {}
+
+    def changed(self, host="localhost"):
+        return self.stats.get(host, {}).get("changed")
+
+    def failures(self, host="localhost"):
+        s = self.stats.get(host, {})
+        return s.get("failures", 0) + s.get("unreachable", 0)
+
+    def task(self, name, host="localhost"):
+        for play in self.data.get("plays", []):
+            for task in play["tasks"]:
+                if task["task"]["name"] == name:
+                    return task["hosts"].get(host)
+        raise KeyError(name)
+
+
+def run_playbook(playbook, tmp_path, extra_vars=None, check=False, diff=False, inventory=None,
+                 env=None, args=()):
+    """``playbook`` is a list of plays (Python data) or a path to a playbook file."""
+    if isinstance(playbook, (list, dict)):
+        path = tmp_path / "play.yml"
+        path.write_text(yaml.safe_dump(playbook, sort_keys=False))
+        playbook = str(path)
+    cmd = ["ansible-playbook", playbook, "-i", inventory or "localhost,"]
+    if inventory is None:
+        cmd += ["-c", "local"]
+    if extra_vars:
+        vars_file = tmp_path / "extra_vars.json"
+        vars_file.write_text(json.dumps(extra_vars))
+        cmd += ["-e", "@" + str(vars_file)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    cmd += list(args)
+    run_env = dict(os.environ)
+    run_env.update({"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
+                    "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+                    "ANSIBLE_PYTHON_INTERPRETER": sys.executable})
+    run_env.update(env or {})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=REPO, check=False)
+    try:
+        data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        data = {}
+    result = PlayResult(proc, data)
+    if not data:
+        raise AssertionError("ansible-playbook printed no JSON (rc=%s):\n%s\n%s"
+                             % (proc.returncode, proc.stdout[-3000:], textwrap.shorten(proc.stderr, 3000)))
+    return result
