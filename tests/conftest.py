@@ -22,3 +22,4 @@ def _install_collection_loader():
 
 _install_collection_loader()
 sys.path.insert(0, os.path.join(REPO, "tests"))
+pytest_plugins = ["fixtures.plugin"]
