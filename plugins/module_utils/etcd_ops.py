@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+"""Desired-state reconcilers for etcd roles, users, auth and tenants.
+
+Each function reads the current state, compares it with the wanted state, and (unless
+``check``) applies only the difference. They return ``(changed, before, after)`` with
+facts suitable for Ansible's diff; no secrets are ever part of them.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import (
+    ROOT,
+    EtcdError,
+    normalize_permission,
+    perm_sort_key,
+    prefix_range_end,
+    tenant_prefix,
+    validate_name,
+    validate_prefix,
+)
+
+
+def _perm_id(p):
+    return (p["key"], p.get("range_end", ""))
+
+
+def ensure_role(client, name, state="present", permissions=None, exact=True, check=False):
+    validate_name(name) if name != ROOT else None
+    current = client.role_get(name)
+    before = None if current is None else {"name": name, "permissions": current}
+    if state == "absent":
+        if current is None:
+            return False, before, None
+        if name == ROOT:
+            raise EtcdError("name: the root role cannot be removed (etcd auth needs it)")
+        if not check:
+            client.role_delete(name)
+        return True, before, None
+
+    wanted = sorted((normalize_permission(p) for p in (permissions or [])), key=perm_sort_key)
+    have = {_perm_id(p): p for p in (current or [])}
+    want = {_perm_id(p): p for p in wanted}
+    to_grant = [p for pid, p in want.items() if pid not in have or have[pid]["type"] != p["type"]]
+    to_revoke = [p for pid, p in have.items() if pid not in want] if exact else []
+    if current is not None and not to_grant and not to_revoke:
+        return False, before, before
+    final = dict(have)
+    for p in to_revoke:
+        final.pop(_perm_id(p), None)
+    for p in to_grant:
+        final[_perm_id(p)] = p
+    after = {"name": name, "permissions": sorted(final.values(), key=perm_sort_key)}
+    if not check:
+        if current is None:
+            client.role_add(name)
+        for p in to_revoke:
+            client.role_revoke(name, p)
+        for p in to_grant:
+            client.role_grant(name, p)
+    return True, before, after
+
+
+def ensure_user(client, name, state="present", roles=None, exact=True, password=None, check=False):
+    validate_name(name) if name != ROOT else None
+    current = client.user_get(name)
+    before = None if current is None else {"name": name, "roles": current}
+    if state == "absent":
+        if current is None:
+            return False, before, None
+        if name == ROOT:
+            raise EtcdError("name: the root user cannot be removed while auth is enabled")
+        if not check:
+            client.user_delete(name)
+        return True, before, None
+    wanted = sorted(set(roles or []))
+    have = current or []
+    to_grant = [r for r in wanted if r not in have]
+    to_revoke = [r for r in have if r not in wanted] if exact else []
+    if current is not None and not to_grant and not to_revoke:
+        return False, before, before
+    final = sorted((set(have) - set(to_revoke)) | set(to_grant))
+    after = {"name": name, "roles": final}
+    if not check:
+        if current is None:
+            client.user_add(name, password)
+        for r in to_revoke:
+            client.user_revoke_role(name, r)
+        for r in to_grant:
+            client.user_grant_role(name, r)
+    return True, before, after
+
+
+def ensure_auth(client, state="enabled", check=False):
+    """Enable auth safely: the root user (certificate only) holding etcd's built-in root
+    role comes first, so the root client certificate can still manage the cluster."""
+    enabled = client.auth_status()
+    before = {"enabled": enabled}
+    if state == "enabled":
+        changed = False
+        roles = client.user_get(ROOT)
+        if roles is None or ROOT not in roles:
+            changed = True
+            if not check:
+                if roles is None:
+                    client.user_add(ROOT)
+                client.user_grant_role(ROOT, ROOT)
+        if not enabled:
+            changed = True
+            if not check:
+                client.auth_enable()
+        return changed, before, {"enabled": True}
+    if not enabled:
+        return False, before, before
+    if not check:
+        client.auth_disable()
+    return True, before, {"enabled": False}
+
+
+def tenant_names(name, prefix=None, user=None, role=None):
+    validate_name(name)
+    if name == ROOT:
+        raise EtcdError("name: 'root' is reserved for etcd's own administrator")
+    prefix = validate_prefix(prefix or tenant_prefix(name))
+    return prefix, validate_name(user or name, "user"), validate_name(role or name, "role")
+
+
+def ensure_tenant(client, name, state="present", prefix=None, user=None, role=None, purge=False,
+                  measure=True, check=False):
+    """A tenant's etcd user and role, confined to readwrite on the tenant prefix.
+
+    Returns ``(changed, before, after, stats)``; ``stats`` holds ``keys`` and ``bytes``
+    under the prefix (for ``absent`` with ``purge``, what was deleted).
+    """
+    prefix, user, role = tenant_names(name, prefix, user, role)
+    for reserved, field in ((user, "user"), (role, "role")):
+        if reserved == ROOT:
+            raise EtcdError("%s: 'root' is reserved for etcd's own administrator" % field)
+    perm = {"key": prefix, "prefix": True, "type": "readwrite"}
+    if state == "present":
+        r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
+        u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)
+        stats = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
+        if measure:
+            stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
+        return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
+
+    stats = {"prefix": prefix}
+    changed = False
+    if purge:
+        keys, size = client.prefix_stats(prefix)
+        stats.update(keys=keys, bytes=size)
+        if keys:
+            changed = True
+            if not check:
+                client.delete_prefix(prefix)
+    u_changed, u_before, _unused = ensure_user(client, user, "absent", check=check)
+    r_changed, r_before, _unused = ensure_role(client, role, "absent", check=check)
+    before = {"role": r_before, "user": u_before}
+    if purge:
+        before["keys"] = stats["keys"]
+    return changed or u_changed or r_changed, before, {"role": None, "user": None}, stats

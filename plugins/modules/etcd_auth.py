@@ -1,0 +1,70 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: etcd_auth
+short_description: Enable or disable etcd authentication safely
+version_added: 0.1.0
+description:
+  - Before enabling auth, makes sure the C(root) user exists (certificate only, no
+    password) and holds etcd's built-in C(root) role, so the cluster stays manageable with
+    the root client certificate.
+author:
+  - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.etcd
+options:
+  state:
+    description: Wanted authentication state.
+    type: str
+    choices: [enabled, disabled]
+    default: enabled
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Auth on, root user and role first
+  kamaji.core.etcd_auth:
+    endpoints: "{{ etcd_endpoints }}"
+    ca_cert: /etc/kamaji/etcd/ca.crt
+    client_cert: /etc/kamaji/etcd/root.crt
+    client_key: /etc/kamaji/etcd/root.key
+"""
+
+RETURN = r"""
+enabled:
+  description: Whether authentication is enabled after the call.
+  returned: always
+  type: bool
+"""
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_auth
+
+
+def main():
+    module = etcd_module(dict(state=dict(type="str", default="enabled", choices=["enabled", "disabled"])))
+
+    def work(client):
+        changed, before, after = ensure_auth(client, module.params["state"], module.check_mode)
+        result = dict(changed=changed, enabled=after["enabled"])
+        if module._diff:
+            result["diff"] = {"before": before, "after": after}
+        return result
+
+    module.exit_json(**run(module, work))
+
+
+if __name__ == "__main__":
+    main()

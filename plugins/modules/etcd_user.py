@@ -1,0 +1,98 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: etcd_user
+short_description: Manage an etcd user and its roles
+version_added: 0.1.0
+description:
+  - Creates, updates or removes an etcd user. By default the user has no password and
+    authenticates only with a client certificate whose common name is the user name.
+author:
+  - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.etcd
+options:
+  name:
+    description: User name.
+    type: str
+    required: true
+  state:
+    description: Whether the user exists.
+    type: str
+    choices: [present, absent]
+    default: present
+  roles:
+    description: Roles of the user.
+    type: list
+    elements: str
+    default: []
+  exact:
+    description: V(true) revokes roles not listed; V(false) only grants the missing ones.
+    type: bool
+    default: true
+  password:
+    description:
+      - Password for a user that must log in with one. Leave unset for certificate-only
+        users (recommended). Only used when the user is created.
+    type: str
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Certificate-only user with one role
+  kamaji.core.etcd_user:
+    name: backup
+    roles: [settings-reader]
+    endpoints: "{{ etcd_endpoints }}"
+    ca_cert: /etc/kamaji/etcd/ca.crt
+    client_cert: /etc/kamaji/etcd/root.crt
+    client_key: /etc/kamaji/etcd/root.key
+"""
+
+RETURN = r"""
+roles:
+  description: The user's roles after the call (none when absent).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_user
+
+
+def main():
+    module = etcd_module(dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        roles=dict(type="list", elements="str", default=[]),
+        exact=dict(type="bool", default=True),
+        password=dict(type="str", no_log=True),
+    ))
+    p = module.params
+
+    def work(client):
+        changed, before, after = ensure_user(client, p["name"], p["state"], p["roles"], p["exact"], p["password"],
+                                             module.check_mode)
+        result = dict(changed=changed, roles=(after or {}).get("roles", []))
+        if module._diff:
+            result["diff"] = {"before": before, "after": after}
+        return result
+
+    module.exit_json(**run(module, work))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""kamaji.core etcd modules against the real 3-member TLS etcd fixture."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_runner import run_playbook
+
+
+def task(etcd_cluster, module, args, creds=None):
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "t", f"kamaji.core.{module}": dict(etcd_cluster.connection(creds), **args), "register": "r"}]}]
+
+
+def lifecycle(etcd_cluster, tmp_path, module, args):
+    """check mode reports a change, the real run makes it, the re-run changes nothing."""
+    play = task(etcd_cluster, module, args)
+    checked = run_playbook(play, tmp_path, check=True, diff=True)
+    assert checked.rc == 0, checked.stdout[-2000:]
+    assert checked.task("t")["changed"] is True
+    real = run_playbook(play, tmp_path, diff=True)
+    assert real.rc == 0 and real.task("t")["changed"] is True, real.stdout[-2000:]
+    again = run_playbook(play, tmp_path, check=False)
+    assert again.rc == 0 and again.task("t")["changed"] is False, again.stdout[-2000:]
+    return checked.task("t"), real.task("t"), again.task("t")
+
+
+def test_etcd_role_states(etcd_cluster, tmp_path):
+    perms = [{"key": "/shared/", "prefix": True, "type": "read"}]
+    checked, real, _unused = lifecycle(etcd_cluster, tmp_path, "etcd_role", {"name": "reader", "permissions": perms})
+    assert checked["diff"]["before"] is None
+    assert real["permissions"] == [{"key": "/shared/", "prefix": True, "range_end": "/shared0", "type": "read"}]
+    assert "[/shared/, /shared0) (prefix /shared/)" in etcd_cluster.etcdctl("role", "get", "reader").stdout
+    # check mode made nothing: the role appeared with the real run only (asserted by lifecycle's changed flags)
+    # exact=false only adds
+    lifecycle(etcd_cluster, tmp_path, "etcd_role",
+              {"name": "reader", "exact": False, "permissions": [{"key": "/other", "type": "readwrite"}]})
+    out = etcd_cluster.etcdctl("role", "get", "reader").stdout
+    assert "/shared/" in out and "/other" in out
+    # exact=true converges to exactly the list (revokes /other)
+    lifecycle(etcd_cluster, tmp_path, "etcd_role", {"name": "reader", "permissions": perms})
+    assert "/other" not in etcd_cluster.etcdctl("role", "get", "reader").stdout
+    lifecycle(etcd_cluster, tmp_path, "etcd_role", {"name": "reader", "state": "absent"})
+    assert etcd_cluster.etcdctl("role", "get", "reader", check=False).returncode != 0
+
+
+def test_etcd_user_states(etcd_cluster, tmp_path):
+    etcd_cluster.etcdctl("role", "add", "r1")
+    etcd_cluster.etcdctl("role", "add", "r2")
+    _unused, real, _unused = lifecycle(etcd_cluster, tmp_path, "etcd_user", {"name": "alice", "roles": ["r1"]})
+    assert real["roles"] == ["r1"]
+    lifecycle(etcd_cluster, tmp_path, "etcd_user", {"name": "alice", "roles": ["r2"], "exact": False})
+    assert "r1" in etcd_cluster.etcdctl("user", "get", "alice").stdout
+    lifecycle(etcd_cluster, tmp_path, "etcd_user", {"name": "alice", "roles": ["r2"]})
+    assert "r1" not in etcd_cluster.etcdctl("user", "get", "alice").stdout
+    lifecycle(etcd_cluster, tmp_path, "etcd_user", {"name": "alice", "state": "absent"})
+    assert etcd_cluster.etcdctl("user", "get", "alice", check=False).returncode != 0
+
+
+def test_etcd_auth_states(etcd_cluster, tmp_path):
+    # the fixture enabled auth already: enabled is a no-op, disabled then enabled both change
+    play = task(etcd_cluster, "etcd_auth", {"state": "enabled"})
+    assert run_playbook(play, tmp_path).task("t")["changed"] is False
+    try:
+        lifecycle(etcd_cluster, tmp_path, "etcd_auth", {"state": "disabled"})
+        assert "Authentication Status: false" in etcd_cluster.etcdctl("auth", "status").stdout
+    finally:
+        lifecycle(etcd_cluster, tmp_path, "etcd_auth", {"state": "enabled"})
+    assert "Authentication Status: true" in etcd_cluster.etcdctl("auth", "status").stdout
+
+
+def test_etcd_tenant_present_and_absent(etcd_cluster, tmp_path):
+    checked, real, again = lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "lifecycle"})
+    assert real["prefix"] == "/lifecycle/" and real["keys"] == 0
+    assert checked["diff"]["after"]["role"]["permissions"][0]["range_end"] == "/lifecycle0"
+    role = etcd_cluster.etcdctl("role", "get", "lifecycle").stdout
+    assert "[/lifecycle/, /lifecycle0)" in role
+    etcd_cluster.etcdctl("put", "/lifecycle/a", "12345")
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "lifecycle"}), tmp_path).task("t")["keys"] == 1
+    gone = lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "lifecycle", "state": "absent", "purge": True})
+    assert gone[1]["keys"] == 1 and gone[1]["bytes"] == len("/lifecycle/a") + 5
+    assert etcd_cluster.etcdctl("get", "--prefix", "/lifecycle/", "--keys-only").stdout.strip() == ""
+    assert etcd_cluster.etcdctl("user", "get", "lifecycle", check=False).returncode != 0
+
+
+@pytest.fixture(scope="module")
+def two_tenants(etcd_cluster, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tenants")
+    for name in ("blue", "blue2"):
+        res = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": name}), tmp)
+        assert res.rc == 0, res.stdout[-2000:]
+    creds = {name: etcd_cluster.pki.client(name) for name in ("blue", "blue2")}
+    for name in ("blue", "blue2"):
+        for i in range(5):
+            etcd_cluster.etcdctl("put", f"/{name}/k{i}", f"{name}-value-{i}", creds=creds[name])
+    etcd_cluster.etcdctl("put", "/outside", "root-only")
+    return creds
+
+
+@pytest.mark.parametrize("me, other", [("blue", "blue2"), ("blue2", "blue")])
+def test_tenants_cannot_touch_each_other(etcd_cluster, two_tenants, me, other):
+    mine = two_tenants[me]
+    denied = [
+        ("get", f"/{other}/k0"),
+        ("get", "--prefix", f"/{other}/"),
+        ("put", f"/{other}/k0", "stolen"),
+        ("del", f"/{other}/k0"),
+        ("del", "--prefix", f"/{other}/"),
+        ("get", "/outside"),
+        ("put", "/outside", "x"),
+        ("get", "--prefix", "/"),
+        ("user", "add", "intruder", "--no-password"),
+        ("role", "add", "intruder"),
+        ("role", "grant-permission", me, "readwrite", "/", "--prefix"),
+        ("user", "list"),
+    ]
+    for args in denied:
+        out = etcd_cluster.etcdctl(*args, creds=mine, check=False)
+        assert out.returncode != 0 and "permission denied" in out.stderr, (me, args, out.stdout, out.stderr)
+    # its own prefix works: read, list, write, delete
+    assert etcd_cluster.etcdctl("get", f"/{me}/k0", "--print-value-only", creds=mine).stdout.strip() == f"{me}-value-0"
+    etcd_cluster.etcdctl("put", f"/{me}/scratch", "x", creds=mine)
+    etcd_cluster.etcdctl("del", f"/{me}/scratch", creds=mine)
+
+
+def test_purging_one_tenant_leaves_the_other_byte_for_byte(etcd_cluster, two_tenants, tmp_path):
+    def dump(prefix):
+        out = etcd_cluster.etcdctl("get", "--prefix", prefix, "-w", "json").stdout
+        return [(kv["key"], kv["value"], kv["mod_revision"]) for kv in json.loads(out).get("kvs", [])]
+
+    before = dump("/blue2/")
+    assert len(before) == 5
+    res = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "blue", "state": "absent", "purge": True}), tmp_path)
+    assert res.rc == 0 and res.task("t")["keys"] == 5
+    assert dump("/blue/") == []
+    assert dump("/blue2/") == before
+    assert etcd_cluster.etcdctl("get", "/outside", "--print-value-only").stdout.strip() == "root-only"
+
+
+def test_tenant_creation_and_info_with_one_member_down(etcd_cluster, tmp_path):
+    etcd_cluster.stop_member(0)
+    try:
+        play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "t", "kamaji.core.etcd_tenant": dict(
+                etcd_cluster.connection(), endpoints=etcd_cluster.endpoints, name="degraded"), "register": "r"},
+            {"name": "info", "kamaji.core.etcd_info": dict(etcd_cluster.connection(), endpoints=etcd_cluster.endpoints)},
+        ]}]
+        res = run_playbook(play, tmp_path)
+        assert res.rc == 0, res.stdout[-3000:]
+        assert res.task("t")["changed"] is True
+        assert etcd_cluster.endpoints[0] in res.task("t")["unreachable_endpoints"]
+        info = res.task("info")
+        assert info["unhealthy_members"] == ["etcd-0"]
+        assert info["leader"] in ("etcd-1", "etcd-2")
+        assert "degraded" in info["tenants"] and info["auth_enabled"] is True
+    finally:
+        etcd_cluster.start_member(0)
+
+
+def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
+    res = run_playbook(task(etcd_cluster, "etcd_info", {}), tmp_path, check=True)
+    info = res.task("t")
+    assert info["changed"] is False
+    assert sorted(m["name"] for m in info["members"]) == ["etcd-0", "etcd-1", "etcd-2"]
+    assert all(e["healthy"] and e["db_size"] > 0 for e in info["endpoints"])
+    assert info["unhealthy_members"] == [] and info["alarms"] == []
+    assert "root" in info["users"] and "blue2" in info["roles"]
+
+
+@pytest.mark.parametrize("args, expect", [
+    ({"name": "Bad_Name"}, "name: 'Bad_Name' is not a valid name"),
+    ({"name": "root"}, "name: 'root' is reserved"),
+    ({"name": "x", "prefix": "/x"}, "prefix: '/x' must start and end with '/'"),
+    ({"name": "x", "prefix": "/"}, "prefix: '/' must start and end with '/'"),
+])
+def test_etcd_tenant_rejects_bad_input(etcd_cluster, tmp_path, args, expect):
+    res = run_playbook(task(etcd_cluster, "etcd_tenant", args), tmp_path)
+    assert res.rc != 0
+    assert res.task("t")["msg"].startswith(expect)
+
+
+def test_clear_errors_for_unreachable_and_unauthorized(etcd_cluster, tmp_path):
+    dead = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "t", "kamaji.core.etcd_info": dict(etcd_cluster.connection(), endpoints=["https://127.0.0.1:1"],
+                                                     timeout=2)}]}], tmp_path)
+    assert dead.rc != 0 and "no etcd endpoint answered" in dead.task("t")["msg"]
+    tenant = etcd_cluster.pki.client("blue2")  # a tenant's own certificate
+    denied = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sneaky"}, creds=tenant), tmp_path)
+    assert denied.rc != 0 and "permission denied" in denied.task("t")["msg"]
+    stranger = etcd_cluster.pki.client("nobody")  # CN is no etcd user at all
+    unknown = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sneaky"}, creds=stranger), tmp_path)
+    assert unknown.rc != 0 and "common name must be an etcd user" in unknown.task("t")["msg"]
+    missing = run_playbook(task(etcd_cluster, "etcd_role", {"name": "x"}, creds=dict(tenant, client_key="/nonexistent")),
+                           tmp_path)
+    assert missing.rc != 0 and missing.task("t")["msg"].startswith("client_key: cannot read")
