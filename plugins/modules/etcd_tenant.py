@@ -25,9 +25,20 @@ extends_documentation_fragment:
   - kamaji.core.etcd
 options:
   name:
-    description: Tenant name (DNS-1123 label). C(root) is reserved.
+    description:
+      - Tenant name (DNS-1123 label). C(root) is reserved.
+      - Exactly one of O(name) and O(tenants) is required.
     type: str
-    required: true
+  tenants:
+    description:
+      - Many tenants in one call over one connection (bulk form), for example once per
+        play with C(run_once) for every host of the C(tenants) group. Each item takes
+        the per-tenant options O(name) (required), O(state), O(prefix), O(user),
+        O(role) and O(purge); missing ones default to the module-level values.
+      - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
+        holds the outcome of each, so every host can check its own.
+    type: list
+    elements: dict
   state:
     description: Whether the tenant's user and role exist.
     type: str
@@ -71,6 +82,16 @@ EXAMPLES = r"""
     client_cert: /etc/kamaji/etcd/root.crt
     client_key: /etc/kamaji/etcd/root.key
 
+- name: Every tenant of the play in one call; each host then checks its own result
+  kamaji.core.etcd_tenant:
+    tenants: "{{ ansible_play_hosts | map('extract', hostvars) | map(attribute='tenant_etcd') | list }}"
+    endpoints: "{{ etcd_endpoints }}"
+    ca_cert: /etc/kamaji/etcd/ca.crt
+    client_cert: /etc/kamaji/etcd/root.crt
+    client_key: /etc/kamaji/etcd/root.key
+  run_once: true
+  register: etcd_tenants
+
 - name: Delete tenant acme and all its data
   kamaji.core.etcd_tenant:
     name: acme
@@ -83,9 +104,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+tenant_results:
+  description: Bulk form only, per tenant name, the single-tenant return values plus C(changed), or C(msg) when it failed.
+  returned: with O(tenants)
+  type: dict
 prefix:
   description: The tenant's key prefix.
-  returned: always
+  returned: with O(name)
   type: str
   sample: /acme/
 keys:
@@ -98,11 +123,11 @@ bytes:
   type: int
 user:
   description: The etcd user name.
-  returned: always
+  returned: with O(name)
   type: str
 role:
   description: The etcd role name.
-  returned: always
+  returned: with O(name)
   type: str
 endpoint:
   description: The endpoint that served the call.
@@ -119,31 +144,65 @@ from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etc
 from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_tenant, tenant_names
 
 
+def _one(client, item, defaults, check, diff):
+    p = dict(defaults, **{k: v for k, v in item.items() if v is not None})
+    prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
+    changed, before, after, stats = ensure_tenant(
+        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check)
+    result = dict(changed=changed, user=user, role=role, **stats)
+    if diff:
+        result["diff"] = {"before": before, "after": after}
+    return result
+
+
 def main():
     module = etcd_module(dict(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        tenants=dict(type="list", elements="dict"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         prefix=dict(type="str"),
         user=dict(type="str"),
         role=dict(type="str"),
         purge=dict(type="bool", default=False),
         measure=dict(type="bool", default=True),
-    ))
+    ), required_one_of=[("name", "tenants")], mutually_exclusive=[("name", "tenants")])
     p = module.params
-    try:
-        prefix, user, role = tenant_names(p["name"], p["prefix"], p["user"], p["role"])
-    except EtcdError as exc:
-        module.fail_json(msg=str(exc))
+    defaults = {k: p[k] for k in ("state", "purge", "measure")}
+    items = p["tenants"] if p["tenants"] is not None else [{"name": p["name"], "prefix": p["prefix"],
+                                                            "user": p["user"], "role": p["role"]}]
+    # validate every item before anything changes
+    for i, item in enumerate(items):
+        field = "tenants[%d]" % i if p["tenants"] is not None else None
+        unknown = set(item) - {"name", "state", "prefix", "user", "role", "purge", "measure"}
+        if unknown:
+            module.fail_json(msg="%s: unknown key(s) %s" % (field, ", ".join(sorted(unknown))))
+        if item.get("state") not in (None, "present", "absent"):
+            module.fail_json(msg="%s.state: must be present or absent" % field)
+        try:
+            tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
+        except EtcdError as exc:
+            module.fail_json(msg="%s%s" % ("%s." % field if field else "", exc))
 
     def work(client):
-        changed, before, after, stats = ensure_tenant(
-            client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], module.check_mode)
-        result = dict(changed=changed, user=user, role=role, **stats)
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        return result
+        if p["tenants"] is None:
+            return _one(client, items[0], defaults, module.check_mode, module._diff)
+        results, failed = {}, []
+        for item in items:
+            try:
+                results[item["name"]] = _one(client, item, defaults, module.check_mode, module._diff)
+            except EtcdError as exc:
+                results[item["name"]] = {"changed": False, "failed": True, "msg": str(exc)}
+                failed.append(item["name"])
+        out = dict(changed=any(r["changed"] for r in results.values()), tenant_results=results)
+        if failed:
+            out.update(failed=True, msg="etcd_tenant failed for %s: %s" % (
+                ", ".join(failed), "; ".join(results[n]["msg"] for n in failed)))
+        return out
 
-    module.exit_json(**run(module, work))
+    result = run(module, work)
+    if result.get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

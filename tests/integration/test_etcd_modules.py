@@ -193,3 +193,26 @@ def test_clear_errors_for_unreachable_and_unauthorized(etcd_cluster, tmp_path):
     missing = run_playbook(task(etcd_cluster, "etcd_role", {"name": "x"}, creds=dict(tenant, client_key="/nonexistent")),
                            tmp_path)
     assert missing.rc != 0 and missing.task("t")["msg"].startswith("client_key: cannot read")
+
+
+def test_etcd_tenant_bulk_form(etcd_cluster, tmp_path):
+    tenants = [{"name": "bulk-a"}, {"name": "bulk-b"}, {"name": "bulk-c", "prefix": "/custom-c/"}]
+    checked, real, again = lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"tenants": tenants})
+    assert set(real["tenant_results"]) == {"bulk-a", "bulk-b", "bulk-c"}
+    assert all(r["changed"] for r in real["tenant_results"].values())
+    assert not any(r["changed"] for r in again["tenant_results"].values())
+    assert "[/custom-c/, /custom-c0)" in etcd_cluster.etcdctl("role", "get", "bulk-c").stdout
+    # removal in bulk, with a per-item state
+    gone = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [{"name": "bulk-a", "state": "absent"},
+                                                                        {"name": "bulk-b"}]}), tmp_path)
+    assert gone.rc == 0
+    assert gone.task("t")["tenant_results"]["bulk-a"]["changed"] is True
+    assert gone.task("t")["tenant_results"]["bulk-b"]["changed"] is False
+    assert etcd_cluster.etcdctl("user", "get", "bulk-a", check=False).returncode != 0
+
+
+def test_etcd_tenant_bulk_rejects_a_bad_item_before_any_change(etcd_cluster, tmp_path):
+    res = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [{"name": "bulk-ok"}, {"name": "Bad!"}]}), tmp_path)
+    assert res.rc != 0
+    assert res.task("t")["msg"].startswith("tenants[1].name: 'Bad!' is not a valid name")
+    assert etcd_cluster.etcdctl("user", "get", "bulk-ok", check=False).returncode != 0
