@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 
@@ -60,6 +59,6 @@ def etcd_client_urls(hosts, hostvars, port=2379):
     return ["https://%s:%d" % (_host(h, hostvars), int(port)) for h in hosts]
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"etcd_client_urls": etcd_client_urls}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """etcd v3 client layer for the kamaji.core etcd modules.
@@ -21,7 +20,7 @@ try:
 
     HAS_ETCD3 = True
     ETCD3_IMPORT_ERROR = None
-except Exception as exc:  # noqa: BLE001 - also protobuf's TypeError with protobuf>=4
+except Exception as exc:
     HAS_ETCD3 = False
     ETCD3_IMPORT_ERROR = exc
 
@@ -139,7 +138,7 @@ def _identity(b):
 
 # ------------------------------------------------------------------ client
 
-class Client(object):
+class Client:
     """One connection to the first endpoint that answers; remembers the others' errors."""
 
     def __init__(self, endpoints, ca_cert, client_cert, client_key, timeout=5.0):

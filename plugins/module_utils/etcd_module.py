@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """Shared plumbing of the etcd modules: argument spec, connection, error reporting."""

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 """Desired-state reconcilers for etcd roles, users, auth and tenants.

@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
 

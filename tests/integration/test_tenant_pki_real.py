@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.kamaji.core.plugins.module_utils import etcd, etcd_ops
-
 from fixtures.kube_control_plane import KubeControlPlane
+
+from ansible_collections.kamaji.core.plugins.module_utils import etcd, etcd_ops
 
 TENANT = "pkitenant"
 
