@@ -15,7 +15,7 @@ ETCD_VERSION    ?= v3.7.3
 COREDNS_VERSION ?= v1.14.6
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
-APT_PACKAGES := git make openssl rsync
+APT_PACKAGES := git make openssl rsync debootstrap containerd runc
 
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION
 export KAMAJI_KUBE_BIN := $(KUBE_BIN)
@@ -65,7 +65,7 @@ collections: venv $(COLLECTIONS)/.complete
 	@ln -sfn $(REPO) $(BUILD)/collections/ansible_collections/kamaji/core
 
 binaries: venv
-	@$(VENV)/bin/python tools/bundle/build_source.py --cache $(KAMAJI_CACHE) \
+	@$(VENV)/bin/python roles/offline_bundle/files/build_source.py --cache $(KAMAJI_CACHE) \
 	  --kube-version $(KUBE_VERSION) --etcd-version $(ETCD_VERSION) --coredns-version $(COREDNS_VERSION) \
 	  --only etcd,etcdctl,etcdutl,kube-apiserver,kube-controller-manager,kube-scheduler,kubectl
 

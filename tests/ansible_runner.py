@@ -33,7 +33,7 @@ class PlayResult:
     def task(self, name, host="localhost"):
         for play in self.data.get("plays", []):
             for task in play["tasks"]:
-                if task["task"]["name"] == name:
+                if task["task"]["name"] == name or task["task"]["name"].endswith(" : " + name):
                     return task["hosts"].get(host)
         raise KeyError(name)
 

@@ -16,6 +16,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -131,12 +132,34 @@ def build(cache: str, comp: str, version: str, modules: list, packages: dict, re
     log(f"{comp} {version}: built {', '.join(missing)} in {time.time() - start:.0f}s")
 
 
+def build_pause(cache: str, version: str) -> None:
+    """Our own pause program (files/pause), versioned with the pause image tag."""
+    outdir = os.path.join(cache, "bin", f"pause-{version}")
+    target = os.path.join(outdir, "pause")
+    src = os.path.join(HERE, "pause")
+    with open(os.path.join(src, "main.go"), "rb") as f:
+        stamp = hashlib.sha256(f.read() + version.encode()).hexdigest()
+    stamp_file = os.path.join(outdir, ".source-sha256")
+    if os.path.exists(target) and os.path.exists(stamp_file) and open(stamp_file).read() == stamp:
+        log(f"pause {version}: cached in {outdir}")
+        return
+    os.makedirs(outdir, exist_ok=True)
+    env = go_env(cache)
+    run(["go", "build", "-trimpath", "-ldflags", f"-s -w -X main.version={version}", "-o", target + ".tmp", "."],
+        src, env)
+    os.replace(target + ".tmp", target)
+    with open(stamp_file, "w") as f:
+        f.write(stamp)
+    log(f"pause {version}: built")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--kube-version", default="v1.37.2")
     ap.add_argument("--etcd-version", default="v3.7.3")
     ap.add_argument("--coredns-version", default="v1.14.6")
+    ap.add_argument("--pause-version", default="3.10.2")
     ap.add_argument("--only", default="", help="comma-separated binaries (default: all)")
     args = ap.parse_args()
     only = {x for x in args.only.split(",") if x} or None
@@ -149,6 +172,8 @@ def main() -> int:
           kube_ldflags(args.kube_version), only)
     build(cache, "coredns", args.coredns_version, ["github.com/coredns/coredns"],
           {"coredns": "github.com/coredns/coredns"}, None, "-s -w", only)
+    if only is None or "pause" in only:
+        build_pause(cache, args.pause_version)
     log(f"done in {time.time() - t0:.0f}s")
     return 0
 

@@ -1,0 +1,3 @@
+module kamaji.local/pause
+
+go 1.22

@@ -1,0 +1,182 @@
+"""The offline bundle: built from source, loadable into containerd, verifiable, and the
+download mode against a mirror on loopback (checksums enforced)."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+import time
+
+import pytest
+from ansible_runner import REPO, run_playbook
+from fixtures.procs import CACHE, KUBE_VERSION, binary
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "offline_bundle.yml")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bundle")
+    ev = {"offline_bundle_cache_dir": CACHE}
+    first = run_playbook(PLAYBOOK, tmp, ev)
+    assert first.rc == 0, first.stdout[-4000:]
+    start = time.monotonic()
+    second = run_playbook(PLAYBOOK, tmp, ev)
+    warm = time.monotonic() - start
+    assert second.rc == 0, second.stdout[-4000:]
+    bundle_dir = second.task("Write manifest.json")["invocation"]["module_args"]["path"]
+    return {"dir": bundle_dir, "second_changed": second.changed(), "warm_seconds": warm}
+
+
+def test_second_run_changes_nothing_and_is_fast(bundle):
+    assert bundle["second_changed"] == 0
+    assert bundle["warm_seconds"] < 60, "warm bundle run took %.0fs" % bundle["warm_seconds"]
+
+
+def test_manifest_lists_every_file_with_its_checksum(bundle):
+    with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["versions"]["kubernetes"] == KUBE_VERSION
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl",
+                 "kube-proxy", "etcd", "etcdctl", "coredns", "pause"):
+        assert f"bin/{name}" in manifest["files"], name
+    rel = "bin/pause"
+    with open(os.path.join(bundle["dir"], rel), "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == manifest["files"][rel]["sha256"]
+    assert len(manifest["images"]) == 7
+
+
+def test_images_match_what_kubeadm_asks_for(bundle):
+    with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
+        images = set(json.load(f)["images"])
+    wanted = subprocess.run([binary("kubeadm"), "config", "images", "list", "--kubernetes-version", KUBE_VERSION],
+                            capture_output=True, text=True, check=True).stdout.split()
+    # kubeadm pins its own etcd tag; the bundle's etcd is set through the ClusterConfiguration imageTag
+    assert {w for w in wanted if "/etcd:" not in w} <= images
+    assert any("/etcd:" in i for i in images)
+
+
+def test_images_import_into_containerd_and_run(bundle, containerd):
+    with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
+        images = json.load(f)["images"]
+    for ref, rel in images.items():
+        containerd.ctr("images", "import", "--snapshotter", "native", os.path.join(bundle["dir"], rel))
+    listed = set(containerd.ctr("images", "ls", "-q").stdout.split())
+    assert set(images) <= listed
+    runs = {"pause": ["/pause", "-v"], "kube-proxy": ["iptables", "--version"],
+            "kube-apiserver": ["kube-apiserver", "--version"], "etcd": ["etcd", "--version"]}
+    for name, argv in runs.items():
+        ref = next(r for r in images if r.rsplit("/", 1)[-1].startswith(name + ":"))
+        out = containerd.ctr("run", "--snapshotter", "native", "--rm", ref, f"t-{name}", *argv)
+        assert out.stdout.strip(), (name, out.stderr)
+    assert KUBE_VERSION in containerd.ctr("run", "--snapshotter", "native", "--rm",
+                                          next(r for r in images if "kube-apiserver" in r), "t2",
+                                          "kube-apiserver", "--version").stdout
+
+
+def _small_bundle(tmp_path):
+    d = tmp_path / "small"
+    (d / "bin").mkdir(parents=True)
+    (d / "bin" / "tool").write_bytes(b"#!/bin/sh\necho tool\n")
+    (d / "images").mkdir()
+    (d / "images" / "x.tar").write_bytes(b"x" * 1000)
+    return d
+
+
+def test_corrupted_file_is_detected_by_name(tmp_path):
+    d = _small_bundle(tmp_path)
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "write", "kamaji.core.bundle_manifest": {"path": str(d), "versions": {"kubernetes": "v1.37.2"}}},
+        {"name": "verify", "kamaji.core.bundle_manifest": {"path": str(d), "state": "verified"}}]}]
+    ok = run_playbook(play, tmp_path)
+    assert ok.rc == 0 and ok.task("write")["changed"] is True and ok.task("verify")["changed"] is False
+    again = run_playbook(play, tmp_path)
+    assert again.task("write")["changed"] is False
+    # flip one byte, same size
+    data = bytearray((d / "images" / "x.tar").read_bytes())
+    data[10] = ord("y")
+    (d / "images" / "x.tar").write_bytes(bytes(data))
+    (d / "bin" / "tool").unlink()
+    verify = [{"hosts": "localhost", "gather_facts": False, "tasks": [play[0]["tasks"][1]]}]
+    bad = run_playbook(verify, tmp_path)
+    assert bad.rc != 0
+    msg = bad.task("verify")["msg"]
+    assert "images/x.tar: sha256" in msg and "bin/tool: missing" in msg
+
+
+@pytest.fixture
+def mirror(bundle, tmp_path):
+    """The release layout of dl.k8s.io and the etcd/CoreDNS release pages, served on loopback."""
+    root = tmp_path / "mirror"
+    src = os.path.join(bundle["dir"], "bin")
+    kube = root / "kube" / KUBE_VERSION / "bin" / "linux" / "amd64"
+    kube.mkdir(parents=True)
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kubeadm",
+                 "kube-proxy"):
+        os.link(os.path.join(src, name), kube / name) if os.stat(src).st_dev == os.stat(kube).st_dev else \
+            shutil.copy(os.path.join(src, name), kube / name)
+        with open(kube / name, "rb") as f:
+            (kube / f"{name}.sha256").write_text(hashlib.sha256(f.read()).hexdigest())
+    with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
+        versions = json.load(f)["versions"]
+    ev, cv = versions["etcd"], versions["coredns"]
+    etcd_dir = root / "etcd" / ev
+    etcd_dir.mkdir(parents=True)
+    archive = f"etcd-{ev}-linux-amd64.tar.gz"
+    with tarfile.open(etcd_dir / archive, "w:gz", compresslevel=1) as tar:
+        for name in ("etcd", "etcdctl", "etcdutl"):
+            tar.add(os.path.join(src, name), f"etcd-{ev}-linux-amd64/{name}")
+    with open(etcd_dir / archive, "rb") as f:
+        (etcd_dir / "SHA256SUMS").write_text(f"{hashlib.sha256(f.read()).hexdigest()}  {archive}\n")
+    core_dir = root / "coredns" / cv
+    core_dir.mkdir(parents=True)
+    carchive = f"coredns_{cv[1:]}_linux_amd64.tgz"
+    with tarfile.open(core_dir / carchive, "w:gz", compresslevel=1) as tar:
+        tar.add(os.path.join(src, "coredns"), "coredns")
+    with open(core_dir / carchive, "rb") as f:
+        (core_dir / f"{carchive}.sha256").write_text(f"{hashlib.sha256(f.read()).hexdigest()}  {carchive}\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield {"root": root, "kube": f"{base}/kube", "etcd": f"{base}/etcd", "coredns": f"{base}/coredns",
+           "kube_dir": kube, "src": src}
+    server.shutdown()
+
+
+def _download_vars(mirror, tmp_path):
+    return {"offline_bundle_source": "download", "offline_bundle_images": False,
+            "offline_bundle_cache_dir": str(tmp_path / "cache"), "offline_bundle_dir": str(tmp_path / "dl-bundle"),
+            "offline_bundle_kube_base_url": mirror["kube"], "offline_bundle_etcd_base_url": mirror["etcd"],
+            "offline_bundle_coredns_base_url": mirror["coredns"]}
+
+
+def test_download_mode_from_a_mirror(mirror, tmp_path):
+    ev = _download_vars(mirror, tmp_path)
+    (tmp_path / "cache" / "downloads").mkdir(parents=True)
+    res = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert res.rc == 0, res.stdout[-4000:]
+    for name in ("kubelet", "etcd", "coredns"):
+        with open(tmp_path / "dl-bundle" / "bin" / name, "rb") as a, open(os.path.join(mirror["src"], name), "rb") as b:
+            assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest(), name
+    again = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert again.rc == 0 and again.changed() == 0
+
+
+def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
+    (mirror["kube_dir"] / "kubeadm.sha256").write_text("0" * 64)
+    ev = _download_vars(mirror, tmp_path)
+    (tmp_path / "cache" / "downloads").mkdir(parents=True)
+    res = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert res.rc != 0
+    failed = res.task("Download the Kubernetes binaries (checksum verified)")
+    text = json.dumps(failed)
+    assert "kubeadm" in text and "checksum" in text.lower()
+    assert not (tmp_path / "dl-bundle" / "bin" / "kubeadm").exists()
