@@ -65,7 +65,7 @@ def test_images_match_what_kubeadm_asks_for(bundle):
 def test_images_import_into_containerd_and_run(bundle, containerd):
     with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
         images = json.load(f)["images"]
-    for ref, rel in images.items():
+    for rel in images.values():
         containerd.ctr("images", "import", "--snapshotter", "native", os.path.join(bundle["dir"], rel))
     listed = set(containerd.ctr("images", "ls", "-q").stdout.split())
     assert set(images) <= listed
