@@ -180,9 +180,9 @@ def test_etcd_tenant_rejects_bad_input(etcd_cluster, tmp_path, args, expect):
 
 
 def test_clear_errors_for_unreachable_and_unauthorized(etcd_cluster, tmp_path):
+    unreachable = dict(etcd_cluster.connection(), endpoints=["https://127.0.0.1:1"], timeout=2)
     dead = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "t", "kamaji.core.etcd_info": dict(etcd_cluster.connection(), endpoints=["https://127.0.0.1:1"],
-                                                     timeout=2)}]}], tmp_path)
+        {"name": "t", "kamaji.core.etcd_info": unreachable}]}], tmp_path)
     assert dead.rc != 0 and "no etcd endpoint answered" in dead.task("t")["msg"]
     tenant = etcd_cluster.pki.client("blue2")  # a tenant's own certificate
     denied = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sneaky"}, creds=tenant), tmp_path)
@@ -203,8 +203,8 @@ def test_etcd_tenant_bulk_form(etcd_cluster, tmp_path):
     assert not any(r["changed"] for r in again["tenant_results"].values())
     assert "[/custom-c/, /custom-c0)" in etcd_cluster.etcdctl("role", "get", "bulk-c").stdout
     # removal in bulk, with a per-item state
-    gone = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [{"name": "bulk-a", "state": "absent"},
-                                                                        {"name": "bulk-b"}]}), tmp_path)
+    items = [{"name": "bulk-a", "state": "absent"}, {"name": "bulk-b"}]
+    gone = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": items}), tmp_path)
     assert gone.rc == 0
     assert gone.task("t")["tenant_results"]["bulk-a"]["changed"] is True
     assert gone.task("t")["tenant_results"]["bulk-b"]["changed"] is False

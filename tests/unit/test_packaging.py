@@ -68,3 +68,28 @@ def test_playbooks_run_by_fqcn(installed):
         out = subprocess.run(["ansible-playbook", f"kamaji.core.{pb}", "--syntax-check", "-i", "localhost,"],
                              env=env, capture_output=True, text=True, check=False)
         assert out.returncode == 0, (pb, out.stdout, out.stderr)
+
+
+def test_every_sanity_ignore_carries_a_reason():
+    for path in glob.glob(os.path.join(REPO, "tests", "sanity", "ignore-*.txt")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    assert " # " in line and line.split(" # ", 1)[1].strip(), (path, line)
+
+
+def test_role_argument_specs_cover_every_default():
+    import yaml
+
+    for role in glob.glob(os.path.join(REPO, "roles", "*")):
+        name = os.path.basename(role)
+        defaults_file = os.path.join(role, "defaults", "main.yml")
+        with open(os.path.join(role, "meta", "argument_specs.yml"), encoding="utf-8") as f:
+            specs = yaml.safe_load(f)["argument_specs"]
+        documented = {opt for entry in specs.values() for opt in entry.get("options", {})}
+        if os.path.exists(defaults_file):
+            with open(defaults_file, encoding="utf-8") as f:
+                defaults = yaml.safe_load(f) or {}
+            for var in defaults:
+                assert var.startswith(name + "_"), f"{name}: default {var} is not prefixed with the role name"
+                assert var in documented, f"{name}: default {var} is missing from meta/argument_specs.yml"

@@ -40,7 +40,7 @@ def main() -> int:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(module_args, f)
         samples = []
-        for _ in range(args.runs):
+        for _run in range(args.runs):
             start = time.perf_counter()
             out = subprocess.run([sys.executable, "-m", "ansible_collections.kamaji.core.plugins.modules.tenant_pki",
                                   f.name], env=env, capture_output=True, text=True, check=False)
