@@ -29,6 +29,10 @@ PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 ROOT = "root"
 PAGE = 1000
+RETRIES = 3
+ABSENT = object()
+RETRY_DELAY = 0.5
+TRANSIENT = ("request timed out", "leader changed", "no leader", "too many requests", "not capable")
 
 
 class EtcdError(Exception):
@@ -186,11 +190,23 @@ class Client:
             self.client.close()
 
     # --- generic call with error translation
-    def call(self, what, fn, *args):
-        try:
-            return fn(*args, timeout=self.timeout)
-        except grpc.RpcError as exc:
-            raise EtcdError("%s failed at %s: %s" % (what, self.endpoint, _describe(exc)))
+    def call(self, what, fn, *args, absent=None):
+        """One RPC. Transient failures (leader election, overload) are retried a bounded
+        number of times; an add that already happened before its retry counts as done."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                details = exc.details() if hasattr(exc, "details") else ""
+                if absent and absent in (details or ""):
+                    return ABSENT
+                if attempt and "already exists" in (details or ""):
+                    return None
+                if attempt < RETRIES and _transient(exc):
+                    time.sleep(RETRY_DELAY * (attempt + 1))
+                    continue
+                raise EtcdError("%s failed at %s: %s" % (what, self.endpoint, _describe(exc)))
+        return None  # pragma: no cover - the loop returns or raises
 
     def _raw(self, service_method, payload, what):
         method = self.client.channel.unary_unary(
@@ -216,13 +232,9 @@ class Client:
 
     def user_get(self, name):
         """Roles of the user, or None when the user does not exist."""
-        try:
-            return sorted(rpc_pb2_grpc_auth(self.client).UserGet(rpc_pb2.AuthUserGetRequest(name=name),
-                                                                 timeout=self.timeout).roles)
-        except grpc.RpcError as exc:
-            if "user name not found" in (exc.details() or ""):
-                return None
-            raise EtcdError("reading user %s failed at %s: %s" % (name, self.endpoint, _describe(exc)))
+        resp = self.call("reading user %s" % name, rpc_pb2_grpc_auth(self.client).UserGet,
+                         rpc_pb2.AuthUserGetRequest(name=name), absent="user name not found")
+        return None if resp is ABSENT else sorted(resp.roles)
 
     def user_add(self, name, password=None):
         payload = _field_bytes(1, name)
@@ -246,12 +258,10 @@ class Client:
 
     def role_get(self, name):
         """Permissions of the role as a sorted list of dicts, or None when absent."""
-        try:
-            resp = rpc_pb2_grpc_auth(self.client).RoleGet(rpc_pb2.AuthRoleGetRequest(role=name), timeout=self.timeout)
-        except grpc.RpcError as exc:
-            if "role name not found" in (exc.details() or ""):
-                return None
-            raise EtcdError("reading role %s failed at %s: %s" % (name, self.endpoint, _describe(exc)))
+        resp = self.call("reading role %s" % name, rpc_pb2_grpc_auth(self.client).RoleGet,
+                         rpc_pb2.AuthRoleGetRequest(role=name), absent="role name not found")
+        if resp is ABSENT:
+            return None
         return sorted((perm_to_dict(p) for p in resp.perm), key=perm_sort_key)
 
     def role_add(self, name):
@@ -382,6 +392,13 @@ def normalize_permission(perm, field="permissions"):
     if out["prefix"]:
         out["range_end"] = prefix_range_end(key).decode("utf-8", "replace")
     return out
+
+
+def _transient(exc):
+    code = exc.code() if hasattr(exc, "code") else None
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    return (code is not None and code.name in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+            and any(t in details for t in TRANSIENT)) or any(t in details for t in TRANSIENT[:3])
 
 
 def _describe(exc):

@@ -5,6 +5,7 @@ import json
 import time
 
 import pytest
+from fixtures.procs import wait_for
 
 
 def test_etcd_has_three_started_members(etcd_cluster):
@@ -52,10 +53,20 @@ def test_controller_manager_creates_replicasets(kube_control_plane, tmp_path):
 
 
 def test_killing_one_etcd_member_leaves_the_cluster_writable(etcd_cluster):
-    etcd_cluster.kill_member(2)
+    leader_index = _leader_index(etcd_cluster)
+    etcd_cluster.kill_member(leader_index)  # the worst case: the leader dies
     try:
-        etcd_cluster.etcdctl("put", "/fixture/probe", "still-writable")
+        # a new leader is elected within a few election timeouts (1 s each here); bounded wait
+        wait_for("a write after the leader was killed",
+                 lambda: etcd_cluster.etcdctl("put", "/fixture/probe", "still-writable", check=False).returncode == 0,
+                 30)
         assert etcd_cluster.etcdctl("get", "/fixture/probe", "--print-value-only").stdout.strip() == "still-writable"
     finally:
-        etcd_cluster.start_member(2)
-    assert etcd_cluster.healthy(2)
+        etcd_cluster.start_member(leader_index)
+    assert etcd_cluster.healthy(leader_index)
+
+
+def _leader_index(etcd_cluster):
+    status = json.loads(etcd_cluster.etcdctl("endpoint", "status", "-w", "json").stdout)
+    leader = status[0]["Status"]["leader"]
+    return next(i for i, s in enumerate(status) if s["Status"]["header"]["member_id"] == leader)

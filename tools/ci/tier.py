@@ -141,10 +141,10 @@ def main() -> int:
                 with open(path, encoding="utf-8") as f:
                     r = json.load(f)
                 print(f"  {tier:<12} {r['passed']:>4} passed {r['failed']:>3} failed  {r['seconds']:>5.0f}s")
-            else:
-                print(f"  {tier:<12} not run")
                 total_p += r["passed"]
                 total_f += r["failed"]
+            else:
+                print(f"  {tier:<12} not run")
         print(f"{total_p} passed, {total_f} failed")
         return 0 if total_f == 0 and total_p > 0 else 1
     if not args.tier:
