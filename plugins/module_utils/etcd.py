@@ -32,7 +32,10 @@ PAGE = 1000
 RETRIES = 3
 ABSENT = object()
 RETRY_DELAY = 0.5
-TRANSIENT = ("request timed out", "leader changed", "no leader", "too many requests", "not capable")
+# Errors that go away on their own: leader elections, overload, and the auth revision
+# race (a request authorised just before another client changed users or roles).
+TRANSIENT = ("request timed out", "leader changed", "no leader", "too many requests",
+             "revision of auth store is old")
 
 
 class EtcdError(Exception):
@@ -395,10 +398,8 @@ def normalize_permission(perm, field="permissions"):
 
 
 def _transient(exc):
-    code = exc.code() if hasattr(exc, "code") else None
     details = (exc.details() if hasattr(exc, "details") else "") or ""
-    return (code is not None and code.name in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
-            and any(t in details for t in TRANSIENT)) or any(t in details for t in TRANSIENT[:3])
+    return any(t in details for t in TRANSIENT)
 
 
 def _describe(exc):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from ansible_runner import run_playbook
@@ -216,3 +217,17 @@ def test_etcd_tenant_bulk_rejects_a_bad_item_before_any_change(etcd_cluster, tmp
     assert res.rc != 0
     assert res.task("t")["msg"].startswith("tenants[1].name: 'Bad!' is not a valid name")
     assert etcd_cluster.etcdctl("user", "get", "bulk-ok", check=False).returncode != 0
+
+
+def test_many_tenants_in_parallel_forks(etcd_cluster, tmp_path):
+    """Concurrent auth changes make etcd answer 'revision of auth store is old'; the
+    modules retry it, so parallel tenant hosts all succeed."""
+    inventory = tmp_path / "hosts.json"
+    hosts = {f"par-{i:02d}": None for i in range(24)}
+    inventory.write_text(json.dumps({"tenants": {"hosts": hosts, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}))
+    play = [{"hosts": "tenants", "gather_facts": False, "tasks": [
+        {"name": "t", "kamaji.core.etcd_tenant": dict(etcd_cluster.connection(), name="{{ inventory_hostname }}")}]}]
+    res = run_playbook(play, tmp_path, inventory=str(inventory), args=["-f", "12"])
+    assert res.rc == 0, [h.get("msg") for h in res.data["plays"][0]["tasks"][0]["hosts"].values() if h.get("failed")]
+    assert sum(s["changed"] for s in res.stats.values()) == 24

@@ -47,3 +47,26 @@ def test_normalize_permission():
         "key": "/x/", "type": "readwrite", "prefix": True, "range_end": "/x0"}
     with pytest.raises(etcd.EtcdError, match="type 'all'"):
         etcd.normalize_permission({"key": "/x", "type": "all"})
+
+
+class _FakeRpcError(Exception):
+    def __init__(self, details):
+        super().__init__(details)
+        self._details = details
+
+    def details(self):
+        return self._details
+
+    def code(self):
+        return None
+
+
+@pytest.mark.parametrize("details, transient", [
+    ("etcdserver: revision of auth store is old", True),
+    ("etcdserver: request timed out", True),
+    ("etcdserver: leader changed", True),
+    ("etcdserver: permission denied", False),
+    ("etcdserver: user name not found", False),
+])
+def test_transient_errors_are_retried(details, transient):
+    assert etcd._transient(_FakeRpcError(details)) is transient
