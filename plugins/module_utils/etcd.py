@@ -322,6 +322,43 @@ class Client:
                 return
             start = resp.kvs[-1].key + b"\0"
 
+    def revision(self):
+        resp = self.call("reading the revision", self.client.kvstub.Range,
+                         rpc_pb2.RangeRequest(key=b"\0", count_only=True))
+        return resp.header.revision
+
+    def put_many(self, items):
+        """Write (key, value) pairs in transactions of at most 64 operations."""
+        batch = []
+        for key, value in items:
+            batch.append(rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=_b(key), value=_b(value))))
+            if len(batch) == 64:
+                self.call("writing keys", self.client.kvstub.Txn, rpc_pb2.TxnRequest(success=batch))
+                batch = []
+        if batch:
+            self.call("writing keys", self.client.kvstub.Txn, rpc_pb2.TxnRequest(success=batch))
+
+    def snapshot(self, fileobj):
+        """Stream a snapshot of the member that serves this client into ``fileobj``."""
+        try:
+            for resp in self.client.maintenancestub.Snapshot(rpc_pb2.SnapshotRequest(), timeout=max(self.timeout, 300)):
+                fileobj.write(resp.blob)
+        except grpc.RpcError as exc:
+            raise EtcdError("snapshot failed at %s: %s" % (self.endpoint, _describe(exc)))
+
+    def defragment(self, endpoint):
+        client = self.client if endpoint == self.endpoint else self._client_for(endpoint)
+        try:
+            client.maintenancestub.Defragment(rpc_pb2.DefragmentRequest(), timeout=max(self.timeout, 120))
+        except grpc.RpcError as exc:
+            raise EtcdError("defragmenting %s failed: %s" % (endpoint, _describe(exc)))
+        finally:
+            if client is not self.client:
+                client.close()
+
+    def delete_key(self, key):
+        self.call("deleting %r" % key, self.client.kvstub.DeleteRange, rpc_pb2.DeleteRangeRequest(key=_b(key)))
+
     def put(self, key, value):
         self.call("writing %s" % key, self.client.kvstub.Put, rpc_pb2.PutRequest(key=_b(key), value=_b(value)))
 
@@ -339,12 +376,12 @@ class Client:
             started = time.monotonic()
             try:
                 client = self.client if endpoint == self.endpoint else self._client_for(endpoint)
-                st = client.maintenancestub.Status(rpc_pb2.StatusRequest(), self.timeout)
-                out.append({"endpoint": endpoint, "healthy": True, "member_id": "%x" % st.header.member_id,
-                            "leader": "%x" % st.leader, "db_size": st.dbSize, "version": st.version,
-                            "raft_term": st.raftTerm, "latency_ms": round((time.monotonic() - started) * 1000, 1)})
-                if client is not self.client:
-                    client.close()
+                try:
+                    out.append(dict(_status_fields(client, self.timeout), endpoint=endpoint, healthy=True,
+                                    latency_ms=round((time.monotonic() - started) * 1000, 1)))
+                finally:
+                    if client is not self.client:
+                        client.close()
             except grpc.RpcError as exc:
                 out.append({"endpoint": endpoint, "healthy": False, "error": _describe(exc)})
         return out
@@ -354,6 +391,18 @@ class Client:
                          rpc_pb2.AlarmRequest(action=rpc_pb2.AlarmRequest.GET, memberID=0, alarm=rpc_pb2.NONE))
         names = {0: "NONE", 1: "NOSPACE", 2: "CORRUPT"}
         return [{"member_id": "%x" % a.memberID, "alarm": names.get(a.alarm, str(a.alarm))} for a in resp.alarms]
+
+
+def _status_fields(client, timeout):
+    """Maintenance.Status decoded from the wire: the library's protobufs predate
+    dbSizeInUse (field 9)."""
+    method = client.channel.unary_unary("/etcdserverpb.Maintenance/Status", request_serializer=_identity,
+                                        response_deserializer=_identity)
+    f = _parse_fields(method(b"", timeout=timeout))
+    header = _parse_fields(f.get(1, [b""])[0])
+    return {"member_id": "%x" % header.get(2, [0])[0], "leader": "%x" % f.get(4, [0])[0],
+            "version": f.get(2, [b""])[0].decode("ascii", "replace"), "db_size": f.get(3, [0])[0],
+            "db_size_in_use": f.get(9, [0])[0], "raft_term": f.get(6, [0])[0]}
 
 
 def rpc_pb2_grpc_auth(client):

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import pytest
 from ansible_runner import run_playbook
+from fixtures.procs import binary
 
 
 def task(etcd_cluster, module, args, creds=None):
@@ -159,13 +161,16 @@ def test_tenant_creation_and_info_with_one_member_down(etcd_cluster, tmp_path):
 
 
 def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "reported"}), tmp_path).rc == 0
+    etcd_cluster.etcdctl("put", "/reported/a", "bc")
     res = run_playbook(task(etcd_cluster, "etcd_info", {}), tmp_path, check=True)
     info = res.task("t")
     assert info["changed"] is False
     assert sorted(m["name"] for m in info["members"]) == ["etcd-0", "etcd-1", "etcd-2"]
     assert all(e["healthy"] and e["db_size"] > 0 for e in info["endpoints"])
     assert info["unhealthy_members"] == [] and info["alarms"] == []
-    assert "root" in info["users"] and "blue2" in info["roles"]
+    assert "root" in info["users"] and "reported" in info["roles"]
+    assert info["tenants"]["reported"] == {"prefix": "/reported/", "keys": 1, "bytes": len("/reported/a") + 2}
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -231,3 +236,45 @@ def test_many_tenants_in_parallel_forks(etcd_cluster, tmp_path):
     res = run_playbook(play, tmp_path, inventory=str(inventory), args=["-f", "12"])
     assert res.rc == 0, [h.get("msg") for h in res.data["plays"][0]["tasks"][0]["hosts"].values() if h.get("failed")]
     assert sum(s["changed"] for s in res.stats.values()) == 24
+
+
+def test_prefix_export_import_and_move(etcd_cluster, tmp_path):
+    src = etcd_cluster.pki.client("root")
+    for i in range(30):
+        etcd_cluster.etcdctl("put", f"/movable/k{i:02d}", f"value-{i}" * 20, creds=src)
+    dump = tmp_path / "movable.jsonl"
+    exported = lifecycle(etcd_cluster, tmp_path, "etcd_prefix", {"prefix": "/movable/", "path": str(dump)})
+    assert exported[1]["keys"] == 30 and oct(dump.stat().st_mode & 0o777) == "0o600"
+    # into another prefix (a renamed tenant): check, real, re-run
+    moved = lifecycle(etcd_cluster, tmp_path, "etcd_prefix",
+                      {"state": "imported", "prefix": "/moved/", "path": str(dump)})
+    assert moved[1]["written"] == 30
+    src_vals = etcd_cluster.etcdctl("get", "--prefix", "/movable/", "--print-value-only").stdout
+    dst_vals = etcd_cluster.etcdctl("get", "--prefix", "/moved/", "--print-value-only").stdout
+    assert src_vals == dst_vals
+    # replace removes keys that are not in the export
+    etcd_cluster.etcdctl("put", "/moved/zz-extra", "x")
+    res = run_playbook(task(etcd_cluster, "etcd_prefix", {"state": "imported", "prefix": "/moved/", "path": str(dump),
+                                                          "replace": True}), tmp_path)
+    assert res.rc == 0 and res.task("t")["deleted"] == 1
+    assert etcd_cluster.etcdctl("get", "/moved/zz-extra").stdout.strip() == ""
+    # a damaged file names the line
+    dump.write_text(dump.read_text().replace('"v": "', '"v": "!!', 1))
+    bad = run_playbook(task(etcd_cluster, "etcd_prefix", {"state": "imported", "path": str(dump)}), tmp_path)
+    assert bad.rc != 0 and "line 2 is damaged" in bad.task("t")["msg"]
+
+
+def test_snapshot_and_defragment(etcd_cluster, tmp_path):
+    snap = tmp_path / "etcd.db"
+    res = run_playbook(task(etcd_cluster, "etcd_maintenance", {"action": "snapshot", "path": str(snap)}), tmp_path)
+    assert res.rc == 0, res.stdout[-2000:]
+    assert res.task("t")["size"] == snap.stat().st_size > 0
+    status = subprocess.run([binary("etcdutl"), "snapshot", "status", str(snap), "-w", "json"],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(status.stdout)["totalKey"] > 0
+    skip = run_playbook(task(etcd_cluster, "etcd_maintenance", {"action": "defragment", "min_free_ratio": 1.0}),
+                        tmp_path)
+    assert skip.rc == 0 and skip.task("t")["changed"] is False and len(skip.task("t")["skipped_endpoints"]) == 3
+    defrag = run_playbook(task(etcd_cluster, "etcd_maintenance", {"action": "defragment"}), tmp_path)
+    assert defrag.rc == 0, defrag.stdout[-2000:]
+    assert [d["endpoint"] for d in defrag.task("t")["defragmented"]] == etcd_cluster.endpoints

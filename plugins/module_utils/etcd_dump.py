@@ -1,0 +1,112 @@
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+"""Per-tenant export and import of one key prefix (backup, restore, moving a tenant).
+
+File format, one JSON document per line: a header
+``{"format": "kamaji.core/etcd-prefix/1", "prefix": "/acme/", "revision": N, "keys": K}``
+then ``{"k": <base64 key without the prefix>, "v": <base64 value>}`` per key, in key
+order. Keys are stored relative to the prefix, so an import can place them under another
+prefix (another tenant name, or another etcd cluster).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import EtcdError, validate_prefix
+
+FORMAT = "kamaji.core/etcd-prefix/1"
+
+
+def _b64(data):
+    return base64.b64encode(data).decode("ascii")
+
+
+def export_prefix(client, prefix, dest, check=False):
+    """Write the prefix to ``dest``; unchanged when the file already holds the same keys."""
+    validate_prefix(prefix)
+    revision = client.revision()
+    body = hashlib.sha256()
+    count = size = 0
+    directory = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(directory):
+        raise EtcdError("dest: directory %s does not exist" % directory)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-")
+    plen = len(prefix.encode("utf-8"))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"format": FORMAT, "prefix": prefix, "revision": revision}) + "\n")
+            for key, value in client.export_prefix(prefix):
+                line = json.dumps({"k": _b64(key[plen:]), "v": _b64(value)}, sort_keys=True) + "\n"
+                body.update(line.encode("ascii"))
+                f.write(line)
+                count += 1
+                size += len(key) + len(value)
+        digest = body.hexdigest()
+        old = read_header_and_digest(dest) if os.path.exists(dest) else None
+        changed = old is None or old[1] != digest or old[0].get("prefix") != prefix
+        if changed and not check:
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, dest)
+            tmp = None
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
+    return changed, {"prefix": prefix, "keys": count, "bytes": size, "revision": revision, "sha256": digest}
+
+
+def read_header_and_digest(path):
+    body = hashlib.sha256()
+    with open(path, encoding="utf-8") as f:
+        header = json.loads(f.readline() or "{}")
+        for line in f:
+            body.update(line.encode("ascii"))
+    return header, body.hexdigest()
+
+
+def read_dump(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = json.loads(f.readline())
+            if header.get("format") != FORMAT:
+                raise EtcdError("src: %s is not a kamaji.core prefix export (format %r)" % (path, header.get("format")))
+            items = []
+            for n, line in enumerate(f, start=2):
+                try:
+                    doc = json.loads(line)
+                    items.append((base64.b64decode(doc["k"], validate=True), base64.b64decode(doc["v"], validate=True)))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise EtcdError("src: %s line %d is damaged (%s)" % (path, n, exc.__class__.__name__))
+    except OSError as exc:
+        raise EtcdError("src: cannot read %s (%s)" % (path, exc.strerror))
+    except ValueError:
+        raise EtcdError("src: %s has no valid header line" % path)
+    return header, items
+
+
+def import_prefix(client, src, prefix=None, replace=False, check=False):
+    """Load an export under ``prefix`` (default: the exported one).
+
+    With ``replace``, keys under the prefix that are not in the export are deleted first.
+    Unchanged when every key already holds the exported value (and, with ``replace``, no
+    other key exists under the prefix).
+    """
+    header, items = read_dump(src)
+    prefix = validate_prefix(prefix or header["prefix"])
+    pb = prefix.encode("utf-8")
+    wanted = {pb + k: v for k, v in items}
+    current = dict(client.export_prefix(prefix))
+    to_put = [(k, v) for k, v in sorted(wanted.items()) if current.get(k) != v]
+    extra = sorted(set(current) - set(wanted)) if replace else []
+    changed = bool(to_put or extra)
+    if changed and not check:
+        for key in extra:
+            client.delete_key(key)
+        client.put_many(to_put)
+    return changed, {"prefix": prefix, "keys": len(wanted), "written": len(to_put), "deleted": len(extra),
+                     "source_prefix": header["prefix"], "source_revision": header.get("revision")}
+
