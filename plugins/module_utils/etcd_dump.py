@@ -109,4 +109,3 @@ def import_prefix(client, src, prefix=None, replace=False, check=False):
         client.put_many(to_put)
     return changed, {"prefix": prefix, "keys": len(wanted), "written": len(to_put), "deleted": len(extra),
                      "source_prefix": header["prefix"], "source_revision": header.get("revision")}
-
