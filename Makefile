@@ -15,7 +15,7 @@ ETCD_VERSION    ?= v3.7.3
 COREDNS_VERSION ?= v1.14.6
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
-APT_PACKAGES := git make openssl rsync debootstrap containerd runc
+APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client
 
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION
 export KAMAJI_KUBE_BIN := $(KUBE_BIN)
@@ -95,12 +95,13 @@ build: collections
 	@ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 
 lab: deps collections binaries
-	@if [ -f tools/lab/lab.py ]; then $(VENV)/bin/python tools/lab/lab.py up; else \
-	  echo "make lab: the node-container lab is not built yet, so nothing is deployed." >&2; \
-	  echo "What exists today runs on real processes: make test-integration" >&2; exit 2; fi
+	@$(VENV)/bin/python tools/lab/lab.py up
+	@if [ -f playbooks/site.yml ]; then ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml; else \
+	  echo "make lab: lab nodes are up (inventories/lab/hosts.yml), but NOTHING IS DEPLOYED:"; \
+	  echo "the site playbook (kamaji.core.site) does not exist yet. make lab-destroy removes the lab."; fi
 
 lab-destroy: venv
-	@if [ -f tools/lab/lab.py ]; then $(VENV)/bin/python tools/lab/lab.py destroy; fi
+	@$(VENV)/bin/python tools/lab/lab.py destroy
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,39 @@
+"""Lab nodes are real machines for Ansible: reached over SSH, systemd as PID 1, isolated network."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ansible_runner import run_playbook
+from fixtures.procs import REPO
+
+
+def test_every_node_answers_over_ssh_with_systemd(lab, tmp_path):
+    play = [{"hosts": "all", "gather_facts": True, "gather_subset": ["!all", "!min", "service_mgr", "distribution"],
+             "tasks": [{"name": "facts", "ansible.builtin.set_fact": {
+                 "mgr": "{{ ansible_service_mgr }}", "conn": "{{ ansible_connection }}",
+                 "distro": "{{ ansible_distribution_release }}"}}]}]
+    res = run_playbook(play, tmp_path, inventory=lab)
+    assert res.rc == 0, res.stdout[-3000:]
+    hosts = res.stats
+    assert len(hosts) == 7
+    for host in hosts:
+        facts = res.task("facts", host=host)["ansible_facts"]
+        assert facts == {"mgr": "systemd", "conn": "ssh", "distro": "bookworm"}, host
+
+
+def test_lab_network_is_internal(lab):
+    out = subprocess.run(["podman", "network", "inspect", "kamaji-lab"], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)[0]["internal"] is True
+
+
+def test_lab_up_again_changes_nothing(lab):
+    before = subprocess.run(["podman", "ps", "--filter", "label=io.kamaji.lab=1", "--format", "{{.ID}}"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up"], capture_output=True, text=True,
+                           check=False)
+    assert again.returncode == 0, again.stderr
+    after = subprocess.run(["podman", "ps", "--filter", "label=io.kamaji.lab=1", "--format", "{{.ID}}"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(before) == sorted(after)

@@ -1,0 +1,211 @@
+"""The local lab: Debian node containers (systemd, sshd, containerd) reached over SSH.
+
+    python tools/lab/lab.py image      # build the node image (cached by content)
+    python tools/lab/lab.py up         # image + network + nodes + SSH key + inventory
+    python tools/lab/lab.py destroy    # remove every container, network and volume of the lab
+
+Nodes run privileged with systemd as PID 1 on an --internal podman network, so lab
+traffic stays on this machine. The image is built locally with debootstrap and
+`podman import` (no registry). The inventory lands in inventories/lab/hosts.yml.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("KAMAJI_CACHE", os.path.expanduser("~/.cache/kamaji-core"))
+LAB_DIR = os.path.join(CACHE, "lab")
+LABEL = "io.kamaji.lab=1"
+NETWORK = os.environ.get("KAMAJI_LAB_NETWORK", "kamaji-lab")
+SUITE = "bookworm"
+MIRROR = os.environ.get("KAMAJI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+PACKAGES = sorted([
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "iputils-ping", "procps",
+    "ca-certificates", "kmod", "iptables", "conntrack", "socat", "ethtool", "containerd", "runc",
+    "containernetworking-plugins",
+])
+# Changes to the customisation below must change this number (it is part of the image key).
+CUSTOMISATION = 2
+DEFAULT_NODES = {"etcd": 3, "admin_control_plane": 1, "admin_workers": 1, "tenant_workers": 2}
+INVENTORY = os.path.join(REPO, "inventories", "lab", "hosts.yml")
+
+
+def log(msg: str) -> None:
+    print(f"[lab {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sh(*argv, check=True, capture=False, **kw):
+    return subprocess.run(list(argv), check=check, text=True, capture_output=capture, **kw)
+
+
+def image_tag() -> str:
+    key = json.dumps({"suite": SUITE, "packages": PACKAGES, "custom": CUSTOMISATION}, sort_keys=True)
+    return "localhost/kamaji-node:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _customise(rootfs: str) -> None:
+    """Lab node tweaks: host keys made at first boot, root login by key only."""
+    for name in os.listdir(os.path.join(rootfs, "etc", "ssh")):
+        if name.startswith("ssh_host_"):
+            os.unlink(os.path.join(rootfs, "etc", "ssh", name))
+    dropin = os.path.join(rootfs, "etc", "systemd", "system", "ssh.service.d")
+    os.makedirs(dropin, exist_ok=True)
+    with open(os.path.join(dropin, "hostkeys.conf"), "w", encoding="utf-8") as f:
+        f.write("[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n")
+    with open(os.path.join(rootfs, "etc", "ssh", "sshd_config.d", "kamaji-lab.conf"), "w", encoding="utf-8") as f:
+        f.write("PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n")
+    # containerd is configured by the project's roles; do not start the Debian default
+    wants = os.path.join(rootfs, "etc", "systemd", "system", "multi-user.target.wants", "containerd.service")
+    if os.path.lexists(wants):
+        os.unlink(wants)
+    os.makedirs(os.path.join(rootfs, "root", ".ssh"), mode=0o700, exist_ok=True)
+
+
+def build_image() -> str:
+    tag = image_tag()
+    if sh("podman", "image", "exists", tag, check=False).returncode == 0:
+        log(f"node image {tag}: cached")
+        return tag
+    os.makedirs(LAB_DIR, exist_ok=True)
+    rootfs = os.path.join(LAB_DIR, "node-rootfs-" + tag.rsplit(":", 1)[1])
+    if not os.path.isdir(rootfs):
+        partial = rootfs + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        start = time.time()
+        log(f"debootstrap {SUITE} ({len(PACKAGES)} packages) into {partial}")
+        sh("debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, partial, MIRROR,
+           stdout=subprocess.DEVNULL)
+        os.rename(partial, rootfs)
+        log(f"debootstrap done in {time.time() - start:.0f}s")
+    _customise(rootfs)
+    tar = subprocess.Popen(["tar", "--numeric-owner", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+    sh("podman", "import", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL=SIGRTMIN+3", "-", tag,
+       stdin=tar.stdout, stdout=subprocess.DEVNULL)
+    if tar.wait() != 0:
+        raise SystemExit("tar of the node root file system failed")
+    log(f"node image {tag}: imported")
+    return tag
+
+
+def ssh_key() -> str:
+    key = os.path.join(LAB_DIR, "id_ed25519")
+    if not os.path.exists(key):
+        os.makedirs(LAB_DIR, exist_ok=True)
+        sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kamaji-lab", "-f", key)
+    return key
+
+
+def limits() -> list[str]:
+    """ulimits runc can set here: at most the hard limits (root lacks CAP_SYS_RESOURCE), and
+    nproc at most kernel.pid_max (measured: 32768 works, 32800 fails with 'error setting
+    rlimit type 6')."""
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    with open("/proc/sys/kernel/pid_max", encoding="ascii") as f:
+        nproc = min(nproc, int(f.read()))
+    return [f"--ulimit=nofile={nofile}:{nofile}", f"--ulimit=nproc={nproc}:{nproc}"]
+
+
+def node_names(sizes: dict) -> dict:
+    prefix = {"etcd": "etcd", "admin_control_plane": "admin-cp", "admin_workers": "admin-worker",
+              "tenant_workers": "tenant-worker"}
+    return {group: [f"lab-{prefix[group]}-{i}" for i in range(n)] for group, n in sizes.items()}
+
+
+def container_ip(name: str) -> str:
+    out = sh("podman", "inspect", name, "--format", "{{json .NetworkSettings.Networks}}", capture=True).stdout
+    return json.loads(out)[NETWORK]["IPAddress"]
+
+
+def up(sizes: dict, wait: float = 90) -> dict:
+    tag = build_image()
+    key = ssh_key()
+    if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
+        sh("podman", "network", "create", "--internal", "--label", LABEL, NETWORK, stdout=subprocess.DEVNULL)
+    groups = node_names(sizes)
+    for names in groups.values():
+        for name in names:
+            if sh("podman", "container", "exists", name, check=False).returncode == 0:
+                sh("podman", "start", name, stdout=subprocess.DEVNULL)
+                continue
+            sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
+               "--privileged", "--systemd=always", *limits(),
+               "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
+               "-v", f"{name}-var:/var/lib/containerd", tag, stdout=subprocess.DEVNULL)
+    hosts = {name: container_ip(name) for names in groups.values() for name in names}
+    deadline = time.monotonic() + wait
+    pending = set(hosts)
+    while pending and time.monotonic() < deadline:
+        for name in sorted(pending):
+            probe = sh("ssh", *ssh_options(key), f"root@{hosts[name]}", "true", check=False, capture=True)
+            if probe.returncode == 0:
+                pending.discard(name)
+        if pending:
+            time.sleep(1)
+    if pending:
+        raise SystemExit(f"lab nodes not reachable over SSH after {wait:.0f}s: {', '.join(sorted(pending))}")
+    write_inventory(groups, hosts, key)
+    log(f"lab up: {len(hosts)} nodes, inventory {INVENTORY}")
+    return hosts
+
+
+def ssh_options(key: str) -> list[str]:
+    return ["-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            "-o", "ConnectTimeout=3", "-o", "BatchMode=yes"]
+
+
+def write_inventory(groups: dict, hosts: dict, key: str) -> None:
+    os.makedirs(os.path.dirname(INVENTORY), exist_ok=True)
+    inventory = {"all": {
+        "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
+                 "ansible_ssh_common_args": " ".join(ssh_options(key)[2:]),
+                 "ansible_python_interpreter": "/usr/bin/python3"},
+        "children": {group: {"hosts": {n: {"ansible_host": hosts[n]} for n in names}}
+                     for group, names in groups.items()},
+    }}
+    with open(INVENTORY, "w", encoding="utf-8") as f:
+        f.write("# Written by tools/lab/lab.py; the lab's own inventory (not for real machines).\n")
+        json.dump(inventory, f, indent=2)
+        f.write("\n")
+
+
+def destroy() -> None:
+    names = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
+    if names:
+        sh("podman", "rm", "-f", "-t", "5", *names, stdout=subprocess.DEVNULL)
+    volumes = [v for v in sh("podman", "volume", "ls", "--format", "{{.Name}}", capture=True).stdout.split()
+               if v.startswith("lab-") and v.endswith("-var")]
+    if volumes:
+        sh("podman", "volume", "rm", "-f", *volumes, stdout=subprocess.DEVNULL)
+    if sh("podman", "network", "exists", NETWORK, check=False).returncode == 0:
+        sh("podman", "network", "rm", "-f", NETWORK, stdout=subprocess.DEVNULL)
+    if os.path.exists(INVENTORY):
+        os.unlink(INVENTORY)
+    log(f"lab destroyed ({len(names)} containers, {len(volumes)} volumes)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["image", "up", "destroy"])
+    for group, n in DEFAULT_NODES.items():
+        ap.add_argument(f"--{group.replace('_', '-')}", type=int, default=n, dest=group)
+    args = ap.parse_args()
+    if args.command == "image":
+        build_image()
+    elif args.command == "up":
+        up({g: getattr(args, g) for g in DEFAULT_NODES})
+    else:
+        destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
