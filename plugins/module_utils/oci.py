@@ -63,6 +63,16 @@ class _HashingWriter:
         self.f.flush()
 
 
+class NullSink:
+    """A file that keeps nothing: hashing a layer stream without writing it."""
+
+    def write(self, data):
+        return len(data)
+
+    def flush(self):
+        pass
+
+
 def normalize_files(files):
     """Validate ``[{src, dest, mode}]`` and return them sorted by destination."""
     out = []
@@ -143,18 +153,24 @@ def image_reference(repository, name, tag):
     return "%s/%s:%s" % (repository, name, tag) if repository else "%s:%s" % (name, tag)
 
 
+def layer_from_file(path):
+    """Descriptor of a layer tar already on disk."""
+    return {"path": path, "digest": digest_file(path), "size": os.path.getsize(path)}
+
+
 def build_image(reference, layers, entrypoint=None, cmd=None, env=None, user="0", workdir="/",
                 architecture="amd64", labels=None):
-    """Describe an image: ``layers`` is a list of layer tar paths (already written).
+    """Describe an image. ``layers`` holds layer tar paths or descriptors
+    ``{"path", "digest", "size"}`` (``path`` may be None when only the digests matter).
 
-    Returns (blobs, index) where ``blobs`` maps digest -> bytes or path.
+    Returns (blobs, index, manifest digest) where ``blobs`` maps digest -> bytes or path.
     """
     blobs, diff_ids, layer_descs = {}, [], []
-    for path in layers:
-        digest = digest_file(path)
-        diff_ids.append(digest)
-        layer_descs.append({"mediaType": LAYER_MEDIA_TYPE, "digest": digest, "size": os.path.getsize(path)})
-        blobs[digest] = path
+    for layer in layers:
+        desc = layer_from_file(layer) if isinstance(layer, str) else layer
+        diff_ids.append(desc["digest"])
+        layer_descs.append({"mediaType": LAYER_MEDIA_TYPE, "digest": desc["digest"], "size": desc["size"]})
+        blobs[desc["digest"]] = desc["path"]
     config = {
         "architecture": architecture,
         "os": "linux",

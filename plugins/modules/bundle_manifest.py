@@ -16,6 +16,8 @@ description:
     missing or corrupted file. Nothing is changed.
 author:
   - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.attributes
 options:
   path:
     description: The bundle directory.
@@ -39,9 +41,6 @@ options:
     type: dict
     default: {}
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: partial

@@ -18,6 +18,8 @@ description:
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_none
   - kamaji.core.etcd
 options:
   tenants:
@@ -30,13 +32,6 @@ options:
     description: Count keys and bytes per tenant prefix.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

@@ -19,6 +19,8 @@ description:
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_none
   - kamaji.core.etcd
 options:
   action:
@@ -35,13 +37,6 @@ options:
         at least this ratio. V(0) defragments every member.
     type: float
     default: 0.0
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

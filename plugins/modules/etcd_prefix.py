@@ -20,6 +20,8 @@ description:
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_none
   - kamaji.core.etcd
 options:
   state:
@@ -40,13 +42,6 @@ options:
     description: With O(state=imported), delete keys under the prefix that the file does not hold.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""

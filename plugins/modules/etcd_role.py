@@ -15,6 +15,8 @@ description:
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_full
   - kamaji.core.etcd
 options:
   name:
@@ -53,13 +55,6 @@ options:
         V(false) only adds the missing ones.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""

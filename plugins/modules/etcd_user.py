@@ -15,6 +15,8 @@ description:
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_full
   - kamaji.core.etcd
 options:
   name:
@@ -40,13 +42,6 @@ options:
       - Password for a user that must log in with one. Leave unset for certificate-only
         users (recommended). Only used when the user is created.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""

@@ -16,6 +16,9 @@ description:
   - The archive is deterministic; it is rewritten only when its manifest digest changes.
 author:
   - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_full
 options:
   reference:
     description: Full image reference, for example C(registry.k8s.io/kube-apiserver:v1.37.2).
@@ -71,13 +74,6 @@ options:
     description: Image architecture.
     type: str
     default: amd64
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -146,30 +142,43 @@ def main():
         module.fail_json(msg="dest: directory %s does not exist" % dest_dir)
 
     old_digest, old_ref = oci.archive_manifest_digest(p["dest"]) if os.path.exists(p["dest"]) else (None, None)
-    fd, top = tempfile.mkstemp(dir=dest_dir, prefix=".layer-")
-    rootfs_layer = None
-    try:
-        layers = list(p["base_layers"])
+    temps = []
+
+    def layers(to_disk):
+        """Layer descriptors; without ``to_disk`` the streams are only hashed, never written."""
+        out = [oci.layer_from_file(path) for path in p["base_layers"]]
+        writers = []
         if p["base_rootfs"]:
-            rfd, rootfs_layer = tempfile.mkstemp(dir=dest_dir, prefix=".rootfs-")
-            with os.fdopen(rfd, "wb") as f:
-                oci.write_tree_layer(p["base_rootfs"], f)
-            layers.insert(0, rootfs_layer)
+            writers.append(lambda f: oci.write_tree_layer(p["base_rootfs"], f))
         if files:
-            with os.fdopen(fd, "wb") as f:
-                oci.write_layer(files, f)
-            layers.append(top)
-        else:
-            os.close(fd)
-        blobs, index, digest = oci.build_image(p["reference"], layers, p["entrypoint"], p["cmd"], p["env"],
-                                               architecture=p["architecture"])
+            writers.append(lambda f: oci.write_layer(files, f))
+        produced = []
+        for write in writers:
+            if to_disk:
+                fd, path = tempfile.mkstemp(dir=dest_dir, prefix=".layer-")
+                temps.append(path)
+                with os.fdopen(fd, "wb") as f:
+                    digest, size = write(f)
+            else:
+                path = None
+                digest, size = write(oci.NullSink())
+            produced.append({"path": path, "digest": digest, "size": size})
+        # the root file system is the bottom layer, the files the top one
+        return (produced[:1] if p["base_rootfs"] else []) + out + (produced[-1:] if files else [])
+
+    def describe(descs):
+        return oci.build_image(p["reference"], descs, p["entrypoint"], p["cmd"], p["env"],
+                               architecture=p["architecture"])
+
+    try:
+        digest = describe(layers(False))[2]
         changed = digest != old_digest or old_ref != p["reference"]
         if changed and not module.check_mode:
+            blobs, index, digest = describe(layers(True))
             oci.write_archive(p["dest"], blobs, index)
     finally:
-        os.unlink(top)
-        if rootfs_layer:
-            os.unlink(rootfs_layer)
+        for path in temps:
+            os.unlink(path)
     result = dict(changed=changed, digest=digest, reference=p["reference"])
     if module._diff:
         result["diff"] = {"before": {"digest": old_digest, "reference": old_ref},

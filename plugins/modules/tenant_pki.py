@@ -25,6 +25,8 @@ author:
 requirements:
   - cryptography >= 3.4
   - PyYAML
+extends_documentation_fragment:
+  - kamaji.core.attributes
 options:
   name:
     description: Tenant name, a DNS-1123 label. It names the cluster in every kubeconfig.
@@ -116,9 +118,6 @@ options:
     type: bool
     default: false
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full

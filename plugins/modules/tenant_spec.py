@@ -17,6 +17,9 @@ description:
   - Pure computation on the controller; never changes anything.
 author:
   - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_none
 options:
   spec:
     description:
@@ -37,13 +40,6 @@ options:
     type: list
     elements: str
     default: []
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
