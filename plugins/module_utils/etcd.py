@@ -32,6 +32,8 @@ PAGE = 1000
 RETRIES = 3
 ABSENT = object()
 RETRY_DELAY = 0.5
+# Seconds a membership change waits for etcd to consider the cluster healthy again.
+RECONFIG_WAIT = 15.0
 # Errors that go away on their own: leader elections, overload, and the auth revision
 # race (a request authorised just before another client changed users or roles).
 TRANSIENT = ("request timed out", "leader changed", "no leader", "too many requests",
@@ -368,6 +370,27 @@ class Client:
         return [{"id": "%x" % m.ID, "name": m.name, "peer_urls": list(m.peerURLs),
                  "client_urls": list(m.clientURLs), "learner": bool(getattr(m, "isLearner", False))}
                 for m in resp.members]
+
+    def _reconfigure(self, what, fn, request):
+        """Membership changes: etcd refuses them ("unhealthy cluster") until the leader has
+        been connected to a majority for a few seconds, e.g. right after a (re)start."""
+        deadline = time.monotonic() + RECONFIG_WAIT
+        while True:
+            try:
+                return self.call(what, fn, request)
+            except EtcdError as exc:
+                if "unhealthy cluster" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+
+    def member_add(self, peer_urls):
+        resp = self._reconfigure("member add %s" % ",".join(peer_urls), self.client.clusterstub.MemberAdd,
+                                 rpc_pb2.MemberAddRequest(peerURLs=list(peer_urls)))
+        return "%x" % resp.member.ID
+
+    def member_remove(self, member_id):
+        self._reconfigure("member remove %s" % member_id, self.client.clusterstub.MemberRemove,
+                          rpc_pb2.MemberRemoveRequest(ID=int(member_id, 16)))
 
     def endpoint_status(self):
         """Status of every configured endpoint (one connection each; bounded by the timeout)."""

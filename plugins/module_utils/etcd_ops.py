@@ -160,3 +160,77 @@ def ensure_tenant(client, name, state="present", prefix=None, user=None, role=No
     if purge:
         before["keys"] = stats["keys"]
     return changed or u_changed or r_changed, before, {"role": None, "user": None}, stats
+
+
+def _norm_url(url):
+    return url.rstrip("/").lower()
+
+
+def initial_cluster(members, name, peer_urls):
+    """The ``initial-cluster`` value a joining member starts with: every member's name and
+    peer URLs, the joining one (not started, so nameless in etcd) under ``name``."""
+    mine = {_norm_url(u) for u in peer_urls}
+    parts = []
+    for m in members:
+        member_name = name if mine & {_norm_url(u) for u in m["peer_urls"]} else m["name"]
+        if not member_name:
+            continue
+        parts.extend("%s=%s" % (member_name, u) for u in m["peer_urls"])
+    return ",".join(sorted(parts))
+
+
+def ensure_member(client, name, peer_urls, state="present", replace=False, check=False):
+    """Membership of one member, one change at a time (etcd's own rule for quorum safety).
+
+    present: add a member with ``peer_urls`` when none has them. With ``replace``, a member
+    of the same name (or the same peer URLs) that must start over with an empty data dir is
+    removed first: removing before adding keeps the quorum reachable when the old one is dead.
+    absent: remove the member named ``name`` (or holding ``peer_urls``).
+    Returns (changed, before, after, info) where info carries the member id and the
+    ``initial_cluster`` value for the member's first start.
+    """
+    if not peer_urls and state == "present":
+        raise EtcdError("peer_urls: at least one peer URL (https://host:2380) is required")
+    wanted = {_norm_url(u) for u in peer_urls or []}
+    members = client.members()
+
+    def matches(m):
+        return (name and m["name"] == name) or bool(wanted & {_norm_url(u) for u in m["peer_urls"]})
+
+    current = [m for m in members if matches(m)]
+    before = {"members": sorted("%s %s" % (m["name"] or "(not started)", ",".join(m["peer_urls"])) for m in members)}
+    steps = []
+    if state == "absent":
+        steps = [("remove", m) for m in current]
+    else:
+        # with replace, a member added earlier that never started is kept: it is waiting for us
+        same = [m for m in current if {_norm_url(u) for u in m["peer_urls"]} == wanted
+                and (not replace or not m["name"])]
+        if not same:
+            steps = [("remove", m) for m in current] if replace else []
+            if current and not replace:
+                other = current[0]
+                raise EtcdError("member %s already exists with peer URLs %s; set replace: true to remove it and "
+                                "add it again with %s (its data dir must be empty)"
+                                % (other["name"] or other["id"], ",".join(other["peer_urls"]), ",".join(peer_urls)))
+            steps.append(("add", None))
+    if len(members) - sum(1 for s in steps if s[0] == "remove") < 1 and state == "absent":
+        raise EtcdError("name: removing %s would leave the cluster without members" % name)
+    member_id = current[0]["id"] if current and not steps else None
+    after_members = [m for m in members if not any(s[1] is m for s in steps)]
+    if not check:
+        for action, m in steps:
+            if action == "remove":
+                client.member_remove(m["id"])
+            else:
+                member_id = client.member_add(list(peer_urls))
+        if steps:
+            after_members = client.members()
+    elif any(s[0] == "add" for s in steps):
+        after_members = after_members + [{"id": "(new)", "name": "", "peer_urls": list(peer_urls),
+                                          "client_urls": [], "learner": False}]
+    after = {"members": sorted("%s %s" % (m["name"] or "(not started)", ",".join(m["peer_urls"]))
+                               for m in after_members)}
+    info = {"id": member_id, "initial_cluster": initial_cluster(after_members, name, peer_urls) if state == "present" else "",
+            "actions": [s[0] for s in steps]}
+    return bool(steps), before, after, info

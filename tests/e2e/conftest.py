@@ -18,3 +18,25 @@ def lab():
         pytest.fail(f"the lab did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)
     yield os.path.join(REPO, "inventories", "lab", "hosts.yml")
     subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory):
+    """The offline bundle the lab installs from (built by the offline_bundle playbook; warm: seconds)."""
+    from ansible_runner import run_playbook
+    from fixtures.procs import CACHE
+
+    res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("bundle"),
+                       {"offline_bundle_cache_dir": CACHE})
+    if res.rc != 0:
+        pytest.fail(f"the offline bundle could not be built:\n{res.stdout[-3000:]}", pytrace=False)
+    return res.task("Write manifest.json")["invocation"]["module_args"]["path"]
+
+
+def lab_up(**sizes):
+    """(Re)size the lab; returns the inventory path."""
+    args = [f"--{group.replace('_', '-')}={n}" for group, n in sizes.items()]
+    up = subprocess.run([*LAB, "up", *args], capture_output=True, text=True, check=False)
+    if up.returncode != 0:
+        pytest.fail(f"lab up {args} failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)
+    return os.path.join(REPO, "inventories", "lab", "hosts.yml")

@@ -131,6 +131,7 @@ def up(sizes: dict, wait: float = 90) -> dict:
     if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
         sh("podman", "network", "create", "--internal", "--label", LABEL, NETWORK, stdout=subprocess.DEVNULL)
     groups = node_names(sizes)
+    _remove_surplus(groups)
     for names in groups.values():
         for name in names:
             if sh("podman", "container", "exists", name, check=False).returncode == 0:
@@ -155,6 +156,18 @@ def up(sizes: dict, wait: float = 90) -> dict:
     write_inventory(groups, hosts, key)
     log(f"lab up: {len(hosts)} nodes, inventory {INVENTORY}")
     return hosts
+
+
+def _remove_surplus(groups: dict) -> None:
+    """Sizes are the truth: lab nodes beyond them (from an earlier, larger `up`) are removed."""
+    wanted = {n for names in groups.values() for n in names}
+    running = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
+    surplus = sorted(set(running) - wanted)
+    if surplus:
+        sh("podman", "rm", "-f", "-t", "5", *surplus, stdout=subprocess.DEVNULL)
+        sh("podman", "volume", "rm", "-f", *[f"{n}-var" for n in surplus], check=False,
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log(f"removed surplus nodes: {', '.join(surplus)}")
 
 
 def ssh_options(key: str) -> list[str]:

@@ -1,0 +1,192 @@
+"""The etcd role on lab nodes over SSH: a 3-member cluster from the offline bundle, idempotent,
+restarts one member at a time, grows 3 -> 5 and replaces a failed member without data loss."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+from ansible_runner import run_playbook
+from conftest import lab_up
+from fixtures.procs import REPO
+
+from ansible_collections.kamaji.core.plugins.module_utils import etcd
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "etcd.yml")
+
+
+def _inventory_hosts(inventory, group):
+    with open(inventory, encoding="utf-8") as f:
+        data = json.loads(f.read().split("\n", 1)[1])
+    return {name: h["ansible_host"] for name, h in data["all"]["children"][group]["hosts"].items()}
+
+
+def _deploy(inventory, bundle_dir, tmp_path, **extra):
+    return run_playbook(PLAYBOOK, tmp_path, {"etcd_bundle_dir": bundle_dir, **extra}, inventory=inventory)
+
+
+def _changed(res):
+    return sum(s.get("changed", 0) for s in res.stats.values())
+
+
+@pytest.fixture(scope="module")
+def creds(lab, bundle_dir, tmp_path_factory):
+    """Deploy once; the root credentials are then copied from the first member for the test's client."""
+    tmp = tmp_path_factory.mktemp("etcd-deploy")
+    first = _deploy(lab, bundle_dir, tmp)
+    assert first.rc == 0, first.stdout[-5000:]
+    files = {}
+    for name in ("ca.crt", "root.crt", "root.key"):
+        path = tmp / name
+        out = subprocess.run(["podman", "exec", "lab-etcd-0", "cat", f"/etc/kamaji/etcd/pki/{name}"],
+                             capture_output=True, text=True, check=True).stdout
+        path.write_text(out)
+        path.chmod(0o600)
+        files[name] = str(path)
+    return {"first": first, "files": files, "tmp": tmp}
+
+
+def client(creds, inventory, timeout=3.0):
+    urls = [f"https://{ip}:2379" for ip in _inventory_hosts(inventory, "etcd").values()]
+    f = creds["files"]
+    return etcd.Client(urls, f["ca.crt"], f["root.crt"], f["root.key"], timeout=timeout)
+
+
+def test_three_members_started_with_auth_on(lab, creds):
+    c = client(creds, lab)
+    try:
+        members = c.members()
+        assert sorted(m["name"] for m in members) == ["lab-etcd-0", "lab-etcd-1", "lab-etcd-2"]
+        assert all(m["client_urls"] for m in members)
+        assert c.auth_status() is True
+        assert all(e["healthy"] for e in c.endpoint_status())
+    finally:
+        c.close()
+
+
+def test_keys_are_private_and_certs_carry_the_member_addresses(lab, creds):
+    ip = _inventory_hosts(lab, "etcd")["lab-etcd-1"]
+    out = subprocess.run(["podman", "exec", "lab-etcd-1", "stat", "-c", "%n %a %U",
+                          "/etc/kamaji/etcd/pki/server.key", "/etc/kamaji/etcd/pki/peer.key",
+                          "/etc/kamaji/etcd/pki/root.key", "/etc/kamaji/etcd/pki/ca.key", "/var/lib/etcd"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    for line in filter(None, out):
+        assert line.split()[1:] == ["600", "etcd"] or line.endswith("/var/lib/etcd 700 etcd"), line
+    text = subprocess.run(["podman", "exec", "lab-etcd-1", "openssl", "x509", "-noout", "-ext", "subjectAltName",
+                           "-in", "/etc/kamaji/etcd/pki/peer.crt"], capture_output=True, text=True, check=False)
+    if text.returncode != 0:  # no openssl in the node image: read it on this machine
+        pem = subprocess.run(["podman", "exec", "lab-etcd-1", "cat", "/etc/kamaji/etcd/pki/peer.crt"],
+                             capture_output=True, text=True, check=True).stdout
+        text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                              capture_output=True, text=True, check=True)
+    assert f"IP Address:{ip}" in text.stdout and "DNS:lab-etcd-1" in text.stdout
+
+
+def test_second_run_changes_nothing(lab, bundle_dir, creds, tmp_path):
+    again = _deploy(lab, bundle_dir, tmp_path)
+    assert again.rc == 0, again.stdout[-4000:]
+    assert _changed(again) == 0, {h: s["changed"] for h, s in again.stats.items()}
+
+
+def test_check_mode_on_a_running_cluster_reports_no_change(lab, bundle_dir, creds, tmp_path):
+    res = run_playbook(PLAYBOOK, tmp_path, {"etcd_bundle_dir": bundle_dir}, inventory=lab, check=True)
+    assert res.rc == 0, res.stdout[-4000:]
+    assert _changed(res) == 0
+
+
+class QuorumWatch(threading.Thread):
+    """Samples every member's status while a play runs: how many answered, each time."""
+
+    def __init__(self, creds, inventory):
+        super().__init__(daemon=True)
+        self.creds, self.inventory = creds, inventory
+        self.samples = []
+        self.stop = threading.Event()
+
+    def run(self):
+        c = client(self.creds, self.inventory, timeout=1.0)
+        try:
+            while not self.stop.is_set():
+                healthy = sum(1 for e in c.endpoint_status() if e["healthy"])
+                self.samples.append(healthy)
+                time.sleep(0.2)
+        finally:
+            c.close()
+
+
+def _started_at(host):
+    out = subprocess.run(["podman", "exec", host, "systemctl", "show", "etcd", "-p", "ExecMainStartTimestampMonotonic"],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip().split("=", 1)[1])
+
+
+def test_changed_setting_restarts_one_member_at_a_time(lab, bundle_dir, creds, tmp_path):
+    hosts = ("lab-etcd-0", "lab-etcd-1", "lab-etcd-2")
+    before = {h: _started_at(h) for h in hosts}
+    watch = QuorumWatch(creds, lab)
+    watch.start()
+    res = _deploy(lab, bundle_dir, tmp_path, etcd_snapshot_count=20000)
+    watch.stop.set()
+    watch.join(10)
+    assert res.rc == 0, res.stdout[-4000:]
+    after = {h: _started_at(h) for h in hosts}
+    assert all(after[h] > before[h] for h in hosts), "every member restarts for the new setting"
+    starts = sorted(after.values())
+    # each restart waited for the previous member to be healthy again
+    assert all(b - a > 500_000 for a, b in itertools.pairwise(starts)), starts
+    assert watch.samples, "no status sample was taken"
+    # one member down at most: with 3 members, at least 2 answered in every sample
+    assert min(watch.samples) >= 2, watch.samples
+    # back to the defaults for the next tests (again one at a time)
+    back = _deploy(lab, bundle_dir, tmp_path)
+    assert back.rc == 0, back.stdout[-4000:]
+
+
+def test_grow_to_five_then_replace_a_failed_member_keeps_data(lab, bundle_dir, creds, tmp_path):
+    c = client(creds, lab)
+    c.put("/kept/before-growth", "v1")
+    c.close()
+    try:
+        five = lab_up(etcd=5)
+        res = _deploy(five, bundle_dir, tmp_path)
+        assert res.rc == 0, res.stdout[-5000:]
+        c = client(creds, five)
+        try:
+            members = c.members()
+            assert sorted(m["name"] for m in members) == [f"lab-etcd-{i}" for i in range(5)]
+            assert all(e["healthy"] for e in c.endpoint_status())
+            assert dict(c.export_prefix("/kept/")) == {b"/kept/before-growth": b"v1"}
+            old_id = {m["name"]: m["id"] for m in members}["lab-etcd-1"]
+        finally:
+            c.close()
+
+        # a member's machine dies and comes back empty
+        subprocess.run(["podman", "rm", "-f", "-t", "0", "lab-etcd-1"], check=True, capture_output=True)
+        lab_up(etcd=5)
+        res = _deploy(five, bundle_dir, tmp_path)
+        assert res.rc == 0, res.stdout[-5000:]
+        c = client(creds, five)
+        try:
+            members = {m["name"]: m for m in c.members()}
+            assert sorted(members) == [f"lab-etcd-{i}" for i in range(5)]
+            assert members["lab-etcd-1"]["id"] != old_id
+            assert all(e["healthy"] for e in c.endpoint_status())
+            assert dict(c.export_prefix("/kept/")) == {b"/kept/before-growth": b"v1"}
+        finally:
+            c.close()
+        again = _deploy(five, bundle_dir, tmp_path)
+        assert again.rc == 0 and _changed(again) == 0, again.stdout[-4000:]
+    finally:
+        # back to three members: remove the extra two from the cluster, then the nodes
+        c = client(creds, lab_up(etcd=5))
+        try:
+            for m in c.members():
+                if m["name"] in ("lab-etcd-3", "lab-etcd-4"):
+                    c.member_remove(m["id"])
+        finally:
+            c.close()
+        lab_up()
