@@ -53,9 +53,10 @@ options:
     type: dict
     default: {}
   ca:
-    description: A CA to use instead of the one the members hold (for example restored from a backup).
+    description:
+      - A CA to use instead of the one the members hold (for example restored from a backup).
+      - Not marked C(no_log) for the same reason as O(existing); set C(no_log) on the task.
     type: dict
-    no_log: true
     suboptions:
       cert:
         description: CA certificate, PEM.
@@ -158,9 +159,10 @@ def main():
                 addresses=dict(type="list", elements="str", required=True),
             )),
             existing=dict(type="dict", default={}),
-            ca=dict(type="dict", no_log=True, options=dict(
+            # not no_log, like existing: Ansible would mask the returned CA equal to it
+            ca=dict(type="dict", options=dict(
                 cert=dict(type="str"),
-                key=dict(type="str", no_log=True),
+                key=dict(type="str", no_log=False),
             )),
             root_user=dict(type="str", default="root"),
             ca_common_name=dict(type="str", default="etcd-ca"),

@@ -190,3 +190,39 @@ def test_grow_to_five_then_replace_a_failed_member_keeps_data(lab, bundle_dir, c
         finally:
             c.close()
         lab_up()
+
+
+def test_maintenance_snapshot_then_restore_over_ssh(lab, bundle_dir, creds, tmp_path):
+    maintenance = os.path.join(REPO, "playbooks", "etcd_maintenance.yml")
+    c = client(creds, lab)
+    try:
+        c.put("/restore/in-snapshot", "1")
+    finally:
+        c.close()
+    snap = run_playbook(maintenance, tmp_path, inventory=lab, args=["--tags", "snapshot"])
+    assert snap.rc == 0, snap.stdout[-4000:]
+    stored = snap.task("Store the snapshot on the first member", host="lab-etcd-0")["dest"]
+    c = client(creds, lab)
+    try:
+        c.put("/restore/after-snapshot", "2")
+    finally:
+        c.close()
+    local = tmp_path / "snapshot.db"
+    subprocess.run(["podman", "cp", f"lab-etcd-0:{stored}", str(local)], check=True)
+
+    res = run_playbook(maintenance, tmp_path, {"etcd_restore_snapshot": str(local)}, inventory=lab,
+                       args=["--tags", "restore"])
+    assert res.rc == 0, res.stdout[-5000:]
+    c = client(creds, lab)
+    try:
+        assert dict(c.export_prefix("/restore/")) == {b"/restore/in-snapshot": b"1"}
+        assert sorted(m["name"] for m in c.members()) == ["lab-etcd-0", "lab-etcd-1", "lab-etcd-2"]
+        assert all(e["healthy"] for e in c.endpoint_status())
+        assert c.auth_status() is True
+    finally:
+        c.close()
+    kept = subprocess.run(["podman", "exec", "lab-etcd-2", "sh", "-c", "ls -d /var/lib/etcd.before-restore-*"],
+                          capture_output=True, text=True, check=False)
+    assert kept.returncode == 0, "the old data dir is kept aside"
+    again = _deploy(lab, bundle_dir, tmp_path)
+    assert again.rc == 0 and _changed(again) == 0, again.stdout[-4000:]

@@ -87,9 +87,9 @@ def test_inside_the_renewal_window_is_renewed(first):
     _unused, changed, _unused = etcd_pki.reconcile(params(), material["members"], now=later)
     assert set(changed) == {"etcd-0", "etcd-1", "etcd-2"}
     assert all(r.startswith("inside renewal window") for m in changed.values() for r in m.values())
-    # one day earlier than the window: nothing
-    _unused, changed, _unused = etcd_pki.reconcile(params(), material["members"],
-                                                    now=pki.utcnow() + datetime.timedelta(days=300))
+    # before the window: nothing
+    earlier = pki.utcnow() + datetime.timedelta(days=300)
+    _unused, changed, _unused = etcd_pki.reconcile(params(), material["members"], now=earlier)
     assert changed == {}
 
 
