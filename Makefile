@@ -17,6 +17,7 @@ KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
 APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client
 
+LAB_BUNDLE   := $(KAMAJI_CACHE)/bundle/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION
 export KAMAJI_KUBE_BIN := $(KUBE_BIN)
 export KAMAJI_ETCD_BIN := $(ETCD_BIN)
@@ -95,10 +96,14 @@ build: collections
 	@ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 
 lab: deps collections binaries
+	@ansible-playbook playbooks/offline_bundle.yml -e offline_bundle_cache_dir=$(KAMAJI_CACHE)
 	@$(VENV)/bin/python tools/lab/lab.py up
-	@if [ -f playbooks/site.yml ]; then ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml; else \
-	  echo "make lab: lab nodes are up (inventories/lab/hosts.yml), but NOTHING IS DEPLOYED:"; \
-	  echo "the site playbook (kamaji.core.site) does not exist yet. make lab-destroy removes the lab."; fi
+	@if [ -f playbooks/site.yml ]; then \
+	  ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml -e etcd_bundle_dir=$(LAB_BUNDLE); else \
+	  ansible-playbook -i inventories/lab/hosts.yml playbooks/etcd.yml -e etcd_bundle_dir=$(LAB_BUNDLE) && \
+	  echo "make lab: the multi-tenant etcd runs on the lab's etcd nodes (inventories/lab/hosts.yml)." && \
+	  echo "NOT DEPLOYED YET: admin cluster, tenant control planes, tenant workers (no kamaji.core.site playbook)." && \
+	  echo "make lab-destroy removes the lab."; fi
 
 lab-destroy: venv
 	@$(VENV)/bin/python tools/lab/lab.py destroy
