@@ -30,6 +30,16 @@ class PlayResult:
         s = self.stats.get(host, {})
         return s.get("failures", 0) + s.get("unreachable", 0)
 
+    def failed_tasks(self):
+        """Compact "task | host | message" lines of every failed task, for assertion messages."""
+        out = []
+        for play in self.data.get("plays", []):
+            for task in play["tasks"]:
+                for host, r in task["hosts"].items():
+                    if r.get("failed") or r.get("unreachable"):
+                        out.append("%s | %s | %s" % (task["task"]["name"], host, str(r.get("msg"))[:2000]))
+        return "\n".join(out) or self.stdout[-3000:] + self.stderr[-2000:]
+
     def task(self, name, host="localhost"):
         for play in self.data.get("plays", []):
             for task in play["tasks"]:

@@ -1,0 +1,275 @@
+#!/usr/bin/python
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tenant_control_plane
+short_description: Compute the objects of many tenant control planes in one call
+version_added: 0.1.0
+description:
+  - Pure computation on the controller for a batch of tenants (the C(tenants) group, one
+    call with C(run_once)). For each tenant it validates the spec
+    (M(kamaji.core.tenant_spec) rules), reconciles its PKI (M(kamaji.core.tenant_pki)
+    rules) with what the admin cluster's Secrets hold, and renders the objects to apply.
+  - Admin cluster objects per tenant, in namespace C(tenant-<name>) labelled
+    C(kamaji.core/tenant=<name>); the Namespace; Secrets C(kamaji-pki),
+    C(kamaji-kubeconfigs), C(kamaji-admin-kubeconfig); Deployment C(kube-control-plane)
+    (kube-apiserver, kube-controller-manager, kube-scheduler; probes, resources,
+    anti-affinity, a rolling update that never goes below the ready replicas, and the
+    checksum of the mounted Secrets in the pod template so renewed certificates roll the
+    pods); Service C(kube-apiserver); PodDisruptionBudget.
+  - Tenant cluster objects per tenant, for C(kubeadm join) (cluster-info, bootstrap token
+    RBAC, CSR auto-approval and rotation, kubeadm-config, kubelet-config, the
+    C(kubeadm:cluster-admins) binding) and, when enabled, CoreDNS and kube-proxy.
+  - A tenant with an invalid spec is reported in RV(errors) (message starting with the
+    field) and left out of RV(admin_objects); the call itself does not fail, so each
+    tenant host can fail alone before anything changes.
+  - The result carries private keys (in Secrets and kubeconfigs). Always set C(no_log).
+author:
+  - kamaji.core maintainers (@kamaji-core)
+requirements:
+  - cryptography >= 3.4
+  - PyYAML
+extends_documentation_fragment:
+  - kamaji.core.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Computation only; nothing is changed by this module in any mode.
+  diff_mode:
+    support: none
+options:
+  tenants:
+    description: Inventory host name to raw tenant spec (the fields of M(kamaji.core.tenant_spec)).
+    type: dict
+    required: true
+  existing_secrets:
+    description:
+      - Secrets read from the admin cluster (the C(resources) of M(kubernetes.core.k8s_info)
+        with label C(kamaji.core/tenant)); the PKI found there is kept when valid.
+    type: list
+    elements: dict
+    default: []
+  etcd_ca:
+    description: The etcd cluster's CA; signs each tenant's etcd client certificate.
+    type: dict
+    required: true
+    suboptions:
+      cert:
+        description: CA certificate, PEM.
+        type: str
+        required: true
+      key:
+        description: CA private key, PEM.
+        type: str
+        required: true
+  etcd_endpoints:
+    description: Client URLs of the shared etcd, as the tenant kube-apiservers reach them.
+    type: list
+    elements: str
+    required: true
+  image_repository:
+    description: Repository of the control-plane, kube-proxy and CoreDNS images.
+    type: str
+    default: registry.k8s.io
+  coredns_version:
+    description: CoreDNS image tag.
+    type: str
+    default: v1.14.6
+  supported_minors:
+    description: Kubernetes minors a tenant may run (v1.<minor>).
+    type: list
+    elements: int
+    default: [35, 36, 37]
+  admin_networks:
+    description: Networks of the admin cluster that tenant CIDRs must not overlap.
+    type: list
+    elements: str
+    default: []
+  node_selector:
+    description: Node selector of the control-plane pods (for example the admin workers).
+    type: dict
+    default: {}
+  tolerations:
+    description: Tolerations of the control-plane pods.
+    type: list
+    elements: dict
+    default: []
+  priority_class:
+    description: Priority class of the control-plane pods.
+    type: str
+  cgroup_driver:
+    description: Cgroup driver written into the tenant's kubelet-config.
+    type: str
+    choices: [systemd, cgroupfs]
+    default: systemd
+  proxy_mode:
+    description: kube-proxy mode in the tenant clusters.
+    type: str
+    choices: [iptables, nftables]
+    default: iptables
+  key_algorithm:
+    description: Algorithm of newly generated keys.
+    type: str
+    choices: [ecdsa-p256, rsa-2048, rsa-3072, rsa-4096]
+    default: ecdsa-p256
+  renewal_window_days:
+    description: A certificate expiring within this many days is re-issued (and the pods roll).
+    type: int
+    default: 30
+"""
+
+EXAMPLES = r"""
+- name: Compute every tenant's objects
+  kamaji.core.tenant_control_plane:
+    tenants: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'tenant'))) }}"
+    existing_secrets: "{{ tenant_secrets.resources }}"
+    etcd_ca:
+      cert: "{{ etcd_ca_cert }}"
+      key: "{{ etcd_ca_key }}"
+    etcd_endpoints: [https://192.0.2.21:2379, https://192.0.2.22:2379, https://192.0.2.23:2379]
+  register: computed
+  run_once: true
+  delegate_to: localhost
+  no_log: true
+"""
+
+RETURN = r"""
+tenants:
+  description:
+    - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
+      C(changed_items) (PKI items re-issued and why), C(bootstrap_objects), C(admin_kubeconfig)
+      and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert_hash).
+  returned: always
+  type: dict
+admin_objects:
+  description: Every valid tenant's admin cluster objects, in apply order (contains keys in Secrets).
+  returned: always
+  type: list
+  elements: dict
+etcd_tenants:
+  description: The valid tenants in the form of M(kamaji.core.etcd_tenant)'s O(kamaji.core.etcd_tenant#module:tenants).
+  returned: always
+  type: list
+  elements: dict
+errors:
+  description: Per inventory host of an invalid tenant, the message (it starts with the field).
+  returned: always
+  type: dict
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kamaji.core.plugins.module_utils import pki
+
+try:
+    from ansible_collections.kamaji.core.plugins.module_utils import tenant_manifests, tenant_pki, tenant_spec
+
+    IMPORT_ERROR = None
+except ImportError:  # pragma: no cover
+    IMPORT_ERROR = traceback.format_exc()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            tenants=dict(type="dict", required=True),
+            existing_secrets=dict(type="list", elements="dict", default=[]),
+            etcd_ca=dict(type="dict", required=True, options=dict(
+                cert=dict(type="str", required=True),
+                key=dict(type="str", required=True, no_log=True),
+            )),
+            etcd_endpoints=dict(type="list", elements="str", required=True),
+            image_repository=dict(type="str", default="registry.k8s.io"),
+            coredns_version=dict(type="str", default="v1.14.6"),
+            supported_minors=dict(type="list", elements="int", default=[35, 36, 37]),
+            admin_networks=dict(type="list", elements="str", default=[]),
+            node_selector=dict(type="dict", default={}),
+            tolerations=dict(type="list", elements="dict", default=[]),
+            priority_class=dict(type="str"),
+            cgroup_driver=dict(type="str", default="systemd", choices=["systemd", "cgroupfs"]),
+            proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
+            key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
+            renewal_window_days=dict(type="int", default=30),
+        ),
+        supports_check_mode=True,
+    )
+    if not pki.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    if IMPORT_ERROR:
+        module.fail_json(msg="kamaji.core tenant_control_plane module_utils failed to import", exception=IMPORT_ERROR)
+    p = module.params
+    try:
+        result = compute(p)
+    except pki.PKIError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+def _secrets_by_namespace(secrets):
+    out = {}
+    for s in secrets or []:
+        meta = s.get("metadata") or {}
+        out.setdefault(meta.get("namespace"), {})[meta.get("name")] = s.get("data") or {}
+    return out
+
+
+def compute(p):
+    options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
+                                     "priority_class", "cgroup_driver", "proxy_mode", "etcd_endpoints")}
+    by_ns = _secrets_by_namespace(p["existing_secrets"])
+    tenants, errors, admin = {}, {}, []
+    names = {}
+    for host in sorted(p["tenants"]):
+        raw = dict(p["tenants"][host] or {})
+        raw.setdefault("name", host)
+        try:
+            spec = tenant_spec.normalize(raw, tuple(p["supported_minors"]), p["admin_networks"])
+        except tenant_spec.SpecError as exc:
+            errors[host] = str(exc)
+            continue
+        if spec["name"] in names:
+            errors[host] = "name: %r is also the name of tenant host %s; tenant names must be unique" % (
+                spec["name"], names[spec["name"]])
+            continue
+        names[spec["name"]] = host
+        existing = tenant_manifests.material_from_secrets(by_ns.get(spec["derived"]["namespace"], {}))
+        params = {
+            "name": spec["name"],
+            "endpoint": dict(spec["endpoint"]),
+            "apiserver_bind_port": spec["endpoint"]["port"],
+            "extra_sans": spec["extra_sans"],
+            "service_cidrs": [spec["service_cidr"]],
+            "cluster_domain": spec["cluster_domain"],
+            "key_algorithm": p["key_algorithm"],
+            "renewal_window_days": p["renewal_window_days"],
+            "etcd_user": spec["derived"]["etcd_user"],
+        }
+        try:
+            material, changed, _diff = tenant_pki.reconcile(params, existing, p["etcd_ca"])
+        except pki.PKIError as exc:
+            errors[host] = "pki: %s" % exc
+            continue
+        objects = tenant_manifests.admin_objects(spec, material, p["etcd_ca"]["cert"], options)
+        admin.extend(objects)
+        tenants[host] = {
+            "spec": spec,
+            "changed_items": changed,
+            "bootstrap_objects": tenant_manifests.bootstrap_objects(spec, material, options),
+            "admin_kubeconfig": material["admin.conf"],
+            "super_admin_kubeconfig": material["super-admin.conf"],
+            "server": spec["derived"]["server"],
+            "ca_cert_hash": material["ca_cert_hash"],
+        }
+    etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
+                     "user": t["spec"]["derived"]["etcd_user"]} for t in tenants.values()]
+    return {"tenants": tenants, "admin_objects": admin, "errors": errors, "etcd_tenants": etcd_tenants}
+
+
+if __name__ == "__main__":
+    main()

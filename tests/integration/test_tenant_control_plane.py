@@ -1,0 +1,251 @@
+"""The tenant_control_plane role against the fixture admin kube-apiserver and the shared TLS etcd.
+
+No kubelet runs here: after the role applied the objects, the test starts each tenant's
+kube-apiserver, controller-manager and scheduler as processes with exactly the commands
+and arguments of the applied Deployment and the files of the applied Secrets (paths,
+ports and bind addresses mapped to this machine), then runs the role again, which waits
+for /readyz and bootstraps the tenant cluster."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible_runner import REPO, run_playbook
+from fixtures.procs import Proc, binary, free_port
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "tenants.yml")
+
+
+def _inventory(tmp_path, etcd_cluster, kube, tenants, **extra):
+    pki = tmp_path / "etcd-pki"
+    pki.mkdir(exist_ok=True)
+    shutil.copy(etcd_cluster.pki.ca_file, pki / "ca.crt")
+    shutil.copy(os.path.join(os.path.dirname(etcd_cluster.pki.ca_file), "ca.key"), pki / "ca.key")
+    shutil.copy(etcd_cluster.root["client_cert"], pki / "root.crt")
+    shutil.copy(etcd_cluster.root["client_key"], pki / "root.key")
+    inv = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                   "children": {
+        "etcd_credentials": {"hosts": {"etcd-creds": {}}},
+        "tenants": {"hosts": tenants, "vars": dict({
+            "tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
+            "tenant_control_plane_etcd_endpoints": etcd_cluster.endpoints,
+            "tenant_control_plane_etcd_credentials_host": "etcd-creds",
+            "tenant_control_plane_etcd_pki_dir": str(pki),
+            "tenant_control_plane_wait_timeout": 60,
+        }, **extra)},
+    }}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return str(path)
+
+
+def _kubectl(kube, *args, check=True):
+    return kube.kubectl(*args, check=check)
+
+
+def _changed(res):
+    return {h: s.get("changed", 0) for h, s in res.stats.items() if s.get("changed")}
+
+
+class TenantProcesses:
+    """The tenant's control plane run from what the role applied."""
+
+    def __init__(self, kube, name, workdir):
+        self.name = name
+        self.ns = f"tenant-{name}"
+        self.dir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        deploy = json.loads(_kubectl(kube, "-n", self.ns, "get", "deployment", "kube-control-plane", "-o", "json").stdout)
+        self.deployment = deploy
+        secrets = {}
+        for s in ("kamaji-pki", "kamaji-kubeconfigs"):
+            obj = json.loads(_kubectl(kube, "-n", self.ns, "get", "secret", s, "-o", "json").stdout)
+            secrets[s] = {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
+        pod = deploy["spec"]["template"]["spec"]
+        volumes = {v["name"]: v["secret"] for v in pod["volumes"]}
+        self.procs = []
+        for container in pod["containers"]:
+            cdir = os.path.join(workdir, container["name"])
+            mapping = {}
+            for mount in container["volumeMounts"]:
+                secret = volumes[mount["name"]]
+                data = secrets[secret["secretName"]]
+                items = [i["key"] for i in secret.get("items", [])] or list(data)
+                local = os.path.join(cdir, mount["mountPath"].lstrip("/"))
+                if "subPath" in mount:
+                    os.makedirs(os.path.dirname(local), exist_ok=True)
+                    _write(local, data[mount["subPath"]])
+                else:
+                    for key in items:
+                        _write(os.path.join(local, key), data[key])
+                mapping[mount["mountPath"]] = local
+            command = [binary(os.path.basename(container["command"][0]))]
+            args = []
+            for arg in container["args"]:
+                for path, local in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
+                    arg = arg.replace("=" + path, "=" + local)
+                if arg.startswith("--cert-dir="):
+                    arg = "--cert-dir=" + os.path.join(cdir, "certs")
+                if arg.startswith("--bind-address="):
+                    arg = "--bind-address=127.0.0.1"
+                if container["name"] != "kube-apiserver" and arg.startswith("--secure-port="):
+                    arg = f"--secure-port={free_port()}"
+                args.append(arg)
+            if container["name"] == "kube-apiserver":
+                args.append("--bind-address=127.0.0.1")
+                self.port = int(next(a for a in args if a.startswith("--secure-port=")).split("=", 1)[1])
+            self.procs.append(Proc(f"tenant-{name}-{container['name']}", [*command, *args], workdir))
+
+    def start(self):
+        for p in self.procs:
+            p.start()
+        return self
+
+    def stop(self):
+        for p in self.procs:
+            p.stop()
+
+
+def _write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+@pytest.fixture(scope="module")
+def tenants(etcd_cluster, kube_control_plane, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tenants")
+    ports = {"blue": free_port(), "green": free_port()}
+    hosts = {name: {"name": name, "endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
+                    "replicas": 2, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
+             for name, port in ports.items()}
+    inventory = _inventory(tmp, etcd_cluster, kube_control_plane, hosts,
+                           tenant_control_plane_kubeconfig_dir=str(tmp))
+    runs = {"check": run_playbook(PLAYBOOK, tmp, inventory=inventory, check=True)}
+    after_check = {
+        "namespaces": kube_control_plane.kubectl("get", "ns", "-o", "name").stdout.split(),
+        "etcd_users": etcd_cluster.etcdctl("user", "list").stdout.split(),
+    }
+    runs["apply"] = run_playbook(PLAYBOOK, tmp, {"tenant_control_plane_wait": False}, inventory=inventory)
+    assert runs["apply"].rc == 0, runs["apply"].failed_tasks()
+    procs = {name: TenantProcesses(kube_control_plane, name, str(tmp / f"proc-{name}")).start() for name in ports}
+    try:
+        runs["ready"] = run_playbook(PLAYBOOK, tmp, inventory=inventory)
+        assert runs["ready"].rc == 0, runs["ready"].failed_tasks()
+        runs["again"] = run_playbook(PLAYBOOK, tmp, inventory=inventory)
+        kubeconfigs = {}
+        for name, port in ports.items():
+            conf = yaml.safe_load((tmp / f"{name}.kubeconfig").read_text())
+            conf["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+            path = tmp / f"{name}-local.kubeconfig"
+            path.write_text(yaml.safe_dump(conf))
+            kubeconfigs[name] = str(path)
+        yield {"runs": runs, "after_check": after_check, "procs": procs, "kubeconfigs": kubeconfigs, "dir": tmp, "inventory": inventory}
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+def tkubectl(tenants, name, *args, check=True):
+    return subprocess.run([binary("kubectl"), "--kubeconfig", tenants["kubeconfigs"][name], *args],
+                          capture_output=True, text=True, check=check, timeout=60)
+
+
+def test_check_mode_reports_changes_and_makes_none(tenants):
+    res = tenants["runs"]["check"]
+    assert res.rc == 0, res.failed_tasks()
+    assert _changed(res), "check mode on new tenants reports what it would change"
+    assert "namespace/tenant-blue" not in tenants["after_check"]["namespaces"]
+    assert "blue" not in tenants["after_check"]["etcd_users"]
+
+
+def test_objects_accepted_by_the_admin_api(tenants, kube_control_plane):
+    for name in ("blue", "green"):
+        ns = f"tenant-{name}"
+        out = json.loads(kube_control_plane.kubectl("get", "ns", ns, "-o", "json").stdout)
+        assert out["metadata"]["labels"]["kamaji.core/tenant"] == name
+        kinds = kube_control_plane.kubectl("-n", ns, "get", "deploy,svc,pdb,secret", "-o", "name").stdout.split()
+        assert {"deployment.apps/kube-control-plane", "service/kube-apiserver",
+                "poddisruptionbudget.policy/kube-control-plane", "secret/kamaji-pki", "secret/kamaji-kubeconfigs",
+                "secret/kamaji-admin-kubeconfig"} <= set(kinds)
+        deploy = tenants["procs"][name].deployment
+        assert deploy["spec"]["replicas"] == 2
+        assert deploy["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+        assert len(deploy["spec"]["template"]["metadata"]["annotations"]["kamaji.core/pki-checksum"]) == 64
+        api = deploy["spec"]["template"]["spec"]["containers"][0]
+        assert f"--etcd-prefix=/{name}" in api["args"] and "--etcd-compaction-interval=0" in api["args"]
+        assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert api["livenessProbe"]["httpGet"]["path"] == "/livez"
+
+
+def test_tenant_api_works_and_is_bootstrapped(tenants):
+    for name in ("blue", "green"):
+        assert "kube-system" in tkubectl(tenants, name, "get", "ns").stdout
+        assert tkubectl(tenants, name, "-n", "kube-public", "get", "configmap", "cluster-info").returncode == 0
+        assert tkubectl(tenants, name, "-n", "kube-system", "get", "configmap", "kubeadm-config",
+                        "kubelet-config", "kube-proxy", "coredns").returncode == 0
+        crbs = tkubectl(tenants, name, "get", "clusterrolebinding", "-o", "name").stdout
+        for crb in ("kubeadm:cluster-admins", "kubeadm:kubelet-bootstrap", "kubeadm:node-autoapprove-bootstrap",
+                    "kubeadm:node-autoapprove-certificate-rotation"):
+            assert f"clusterrolebinding.rbac.authorization.k8s.io/{crb}" in crbs
+        who = tkubectl(tenants, name, "auth", "whoami", "-o", "json").stdout
+        assert "kubeadm:cluster-admins" in who
+        assert tkubectl(tenants, name, "auth", "can-i", "create", "nodes").stdout.strip() == "yes"
+
+
+def test_tenants_are_isolated_in_the_api_and_in_etcd(tenants, etcd_cluster):
+    tkubectl(tenants, "blue", "create", "configmap", "only-blue", "--from-literal=k=v")
+    assert tkubectl(tenants, "green", "get", "configmap", "only-blue", check=False).returncode != 0
+    keys = etcd_cluster.etcdctl("get", "", "--prefix", "--keys-only").stdout.split()
+    blue_keys = [k for k in keys if "only-blue" in k]
+    assert blue_keys == ["/blue/configmaps/default/only-blue"]
+    # every key of a tenant lives under its prefix: the namespaces of each tenant
+    assert "/blue/namespaces/kube-system" in keys and "/green/namespaces/kube-system" in keys
+    assert not [k for k in keys if k.startswith("/namespaces/") or k.startswith("/registry/configmaps/default/only")]
+
+
+def test_second_run_changes_nothing(tenants):
+    again = tenants["runs"]["again"]
+    assert again.rc == 0, again.failed_tasks()
+    assert _changed(again) == {}, again.stdout[-3000:]
+
+
+E = {"address": "192.0.2.10", "port": 31000}
+BAD = {
+    "bad-name": {"name": "Bad_Name", "endpoint": E},
+    "bad-version": {"name": "t1", "kubernetes_version": "v1.20.0", "endpoint": E},
+    "bad-replicas": {"name": "t2", "replicas": -1, "endpoint": E},
+    "bad-cidr": {"name": "t3", "service_cidr": "10.96.0.1/16", "endpoint": E},
+    "overlap": {"name": "t4", "pod_cidr": "10.96.0.0/12", "endpoint": E},
+    "no-endpoint": {"name": "t5"},
+    "bad-port": {"name": "t6", "endpoint": {"address": "192.0.2.10", "port": 6443}},
+    "bad-service-type": {"name": "t7", "service_type": "Ingress", "endpoint": E},
+    "bad-dns-ip": {"name": "t8", "dns_service_ip": "10.0.0.10", "endpoint": E},
+    "managed-flag": {"name": "t9", "extra_args": {"apiserver": {"etcd-prefix": "/other"}},
+                     "endpoint": E},
+    "bad-addon": {"name": "t10", "addons": {"dashboard": True}, "endpoint": E},
+}
+FIELDS = {"bad-name": "name", "bad-version": "kubernetes_version", "bad-replicas": "replicas",
+          "bad-cidr": "service_cidr", "overlap": "pod_cidr", "no-endpoint": "endpoint.address",
+          "bad-port": "endpoint.port", "bad-service-type": "service_type", "bad-dns-ip": "dns_service_ip",
+          "managed-flag": "extra_args.apiserver.etcd-prefix", "bad-addon": "addons.dashboard"}
+
+
+def test_invalid_specs_fail_before_any_change_naming_the_field(etcd_cluster, kube_control_plane, tmp_path):
+    inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, BAD)
+    before = etcd_cluster.etcdctl("user", "list").stdout
+    res = run_playbook(PLAYBOOK, tmp_path, inventory=inventory)
+    assert res.rc != 0
+    for host, field in FIELDS.items():
+        msg = res.task("The tenant spec is valid (nothing has changed yet)", host=host)["msg"]
+        assert msg.startswith(f"tenant {host}: {field}"), msg
+    assert etcd_cluster.etcdctl("user", "list").stdout == before
+    namespaces = kube_control_plane.kubectl("get", "ns", "-o", "name").stdout
+    assert not [n for n in namespaces.split() if n.startswith("namespace/tenant-t")]
