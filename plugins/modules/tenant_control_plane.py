@@ -142,7 +142,7 @@ tenants:
   description:
     - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
       C(changed_items) (PKI items re-issued and why), C(bootstrap_objects), C(admin_kubeconfig)
-      and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert_hash).
+      and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
   returned: always
   type: dict
 admin_objects:
@@ -265,6 +265,7 @@ def compute(p):
             "super_admin_kubeconfig": material["super-admin.conf"],
             "server": spec["derived"]["server"],
             "ca_cert_hash": material["ca_cert_hash"],
+            "ca_cert": material["ca"]["cert"],
         }
     etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                      "user": t["spec"]["derived"]["etcd_user"]} for t in tenants.values()]
