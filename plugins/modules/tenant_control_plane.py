@@ -25,7 +25,7 @@ description:
     RBAC, CSR auto-approval and rotation, kubeadm-config, kubelet-config, the
     C(kubeadm:cluster-admins) binding) and, when enabled, CoreDNS and kube-proxy.
   - A tenant with an invalid spec is reported in RV(errors) (message starting with the
-    field) and left out of RV(admin_objects); the call itself does not fail, so each
+    field) and left out of RV(admin_objects_file); the call itself does not fail, so each
     tenant host can fail alone before anything changes.
   - The result carries private keys (in Secrets and kubeconfigs). Always set C(no_log).
 author:
@@ -120,6 +120,44 @@ options:
     description: A certificate expiring within this many days is re-issued (and the pods roll).
     type: int
     default: 30
+  output_dir:
+    description:
+      - Scratch directory on the controller (the role's temporary directory). The admin
+        cluster objects of the batch go to C(admin-objects.yaml), each tenant's tenant cluster
+        objects to C(<host>-bootstrap.yaml), all mode 0600. They are written in check mode
+        too (they are computation results, not changes), so that the results stay small when
+        a batch holds hundreds of tenants.
+    type: path
+    required: true
+  existing_namespaces:
+    description:
+      - Names of the tenant namespaces that exist in the admin cluster. With
+        O(play_check_mode=true) the objects inside a namespace that does not exist yet are
+        left out of C(admin-objects.yaml) (they cannot be dry-run) and reported in RV(new_namespaces).
+    type: list
+    elements: str
+    default: []
+  play_check_mode:
+    description:
+      - The play runs in check mode (pass C(ansible_check_mode)). The task itself runs with
+        C(check_mode=false) because its outputs are scratch files, not changes.
+    type: bool
+    default: false
+  etcd_root:
+    description:
+      - The etcd root client certificate and key; when given, written with the etcd CA
+        certificate into O(output_dir) as C(etcd-ca.crt), C(etcd-root.crt), C(etcd-root.key)
+        for the etcd modules of the same play.
+    type: dict
+    suboptions:
+      cert:
+        description: Certificate, PEM.
+        type: str
+        required: true
+      key:
+        description: Private key, PEM.
+        type: str
+        required: true
 """
 
 EXAMPLES = r"""
@@ -141,15 +179,23 @@ RETURN = r"""
 tenants:
   description:
     - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
-      C(changed_items) (PKI items re-issued and why), C(bootstrap_objects), C(admin_kubeconfig)
+      C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(admin_kubeconfig)
       and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
   returned: always
   type: dict
-admin_objects:
-  description: Every valid tenant's admin cluster objects, in apply order (contains keys in Secrets).
+admin_objects_file:
+  description: Path of C(admin-objects.yaml) in O(output_dir); every valid tenant's admin cluster objects in apply order.
+  returned: always
+  type: str
+admin_objects_count:
+  description: Number of objects in RV(admin_objects_file).
+  returned: always
+  type: int
+new_namespaces:
+  description: Tenant namespaces that do not exist yet in the admin cluster.
   returned: always
   type: list
-  elements: dict
+  elements: str
 etcd_tenants:
   description: The valid tenants in the form of M(kamaji.core.etcd_tenant)'s O(kamaji.core.etcd_tenant#module:tenants).
   returned: always
@@ -161,6 +207,7 @@ errors:
   type: dict
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -168,6 +215,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kamaji.core.plugins.module_utils import pki
 
 try:
+    import yaml
+
     from ansible_collections.kamaji.core.plugins.module_utils import tenant_manifests, tenant_pki, tenant_spec
 
     IMPORT_ERROR = None
@@ -196,6 +245,13 @@ def main():
             proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
             key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
             renewal_window_days=dict(type="int", default=30),
+            output_dir=dict(type="path", required=True),
+            existing_namespaces=dict(type="list", elements="str", default=[]),
+            play_check_mode=dict(type="bool", default=False),
+            etcd_root=dict(type="dict", options=dict(
+                cert=dict(type="str", required=True),
+                key=dict(type="str", required=True, no_log=True),
+            )),
         ),
         supports_check_mode=True,
     )
@@ -206,9 +262,43 @@ def main():
     p = module.params
     try:
         result = compute(p)
+        result.update(write_outputs(p, result, module.check_mode or p["play_check_mode"]))
     except pki.PKIError as exc:
         module.fail_json(msg=str(exc))
+    except (OSError, IOError) as exc:
+        module.fail_json(msg="output_dir: cannot write %s (%s)" % (p["output_dir"], exc))
     module.exit_json(changed=False, **result)
+
+
+def _write(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _dump_all(objects):
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+def write_outputs(p, result, check_mode):
+    """Write the objects into the scratch directory; keep only paths and counts in the result."""
+    out_dir = p["output_dir"]
+    admin = result.pop("admin_objects")
+    namespaces = [o["metadata"]["name"] for o in admin if o["kind"] == "Namespace"]
+    new = sorted(set(namespaces) - set(p["existing_namespaces"]))
+    if check_mode:
+        admin = [o for o in admin if o["metadata"].get("namespace", o["metadata"]["name"]) not in new]
+    admin_file = os.path.join(out_dir, "admin-objects.yaml")
+    _write(admin_file, _dump_all(admin))
+    for host, tenant in result["tenants"].items():
+        tenant["bootstrap_file"] = os.path.join(out_dir, "%s-bootstrap.yaml" % host)
+        _write(tenant["bootstrap_file"], _dump_all(tenant.pop("bootstrap_objects")))
+        tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in new
+    if p.get("etcd_root"):
+        _write(os.path.join(out_dir, "etcd-ca.crt"), p["etcd_ca"]["cert"])
+        _write(os.path.join(out_dir, "etcd-root.crt"), p["etcd_root"]["cert"])
+        _write(os.path.join(out_dir, "etcd-root.key"), p["etcd_root"]["key"])
+    return {"admin_objects_file": admin_file, "admin_objects_count": len(admin), "new_namespaces": new}
 
 
 def _secrets_by_namespace(secrets):

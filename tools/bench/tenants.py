@@ -23,10 +23,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 
+def _profile(data):
+    from datetime import datetime
+
+    rows = []
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            d = task["task"]["duration"]
+            took = (datetime.fromisoformat(d["end"].rstrip("Z")) - datetime.fromisoformat(d["start"].rstrip("Z")))
+            rows.append((took.total_seconds(), task["task"]["name"]))
+    for took, name in sorted(rows, reverse=True)[:8]:
+        print(f"      {took:6.1f} s  {name}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tenants", type=int, default=100)
     ap.add_argument("--forks", type=int, default=10)
+    ap.add_argument("--profile", action="store_true", help="print the slowest tasks of each run")
     args = ap.parse_args()
     import conftest  # noqa: F401 - installs the collection loader for the fixtures
     from fixtures.etcd_cluster import EtcdCluster
@@ -69,6 +83,8 @@ def main() -> int:
                 except ValueError:
                     print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
                     return 1
+                if args.profile:
+                    _profile(json.loads(out.stdout[out.stdout.index("{"):]))
                 changed = sum(s["changed"] for s in stats.values())
                 failed = sum(s["failures"] + s["unreachable"] for s in stats.values())
                 print(f"  {label:<13} {took:6.1f} s   changed={changed} failed={failed} rc={out.returncode}")
