@@ -563,3 +563,37 @@ def coredns_objects(spec, repo, options):
                             {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
                             {"name": "metrics", "port": 9153, "protocol": "TCP"}]}},
     ]
+
+
+def is_subset(wanted, have):
+    """True when every field of ``wanted`` is in ``have`` with the same value (the API server
+    adds defaults and status; lists must match item by item)."""
+    if isinstance(wanted, dict):
+        return isinstance(have, dict) and all(k in have and is_subset(v, have[k]) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(have, list) and len(wanted) == len(have) and all(
+            is_subset(wanted[i], have[i]) for i in range(len(wanted)))
+    if isinstance(wanted, bool) or isinstance(have, bool):
+        return wanted is have
+    if isinstance(wanted, (int, float)) and isinstance(have, (int, float)):
+        return wanted == have
+    return str(wanted) == str(have) if wanted is not None else have is None
+
+
+def object_key(obj):
+    meta = obj.get("metadata") or {}
+    return (obj.get("kind"), meta.get("namespace") or "", meta.get("name"))
+
+
+def unchanged(objects, existing):
+    """Split ``objects`` into (to_apply, unchanged_count) against the objects read from the API."""
+    index = {object_key(o): o for o in existing or []}
+    to_apply = []
+    same = 0
+    for obj in objects:
+        have = index.get(object_key(obj))
+        if have is not None and is_subset(obj, have):
+            same += 1
+        else:
+            to_apply.append(obj)
+    return to_apply, same

@@ -46,13 +46,15 @@ options:
     description: Inventory host name to raw tenant spec (the fields of M(kamaji.core.tenant_spec)).
     type: dict
     required: true
-  existing_secrets:
+  existing_objects:
     description:
-      - Secrets read from the admin cluster (the C(resources) of M(kubernetes.core.k8s_info)
-        with label C(kamaji.core/tenant)); the PKI found there is kept when valid.
-    type: list
-    elements: dict
-    default: []
+      - Objects read from the admin cluster with label C(kamaji.core/tenant), by kind
+        (Secret, Namespace, Deployment, Service, PodDisruptionBudget; each a list, the
+        C(resources) of M(kubernetes.core.k8s_info)). The PKI found in the Secrets is kept when valid;
+        objects that already hold every wanted field are left out of C(admin-objects.yaml),
+        so a no-op run sends nothing to the API server.
+    type: dict
+    default: {}
   etcd_ca:
     description: The etcd cluster's CA; signs each tenant's etcd client certificate.
     type: dict
@@ -129,18 +131,12 @@ options:
         a batch holds hundreds of tenants.
     type: path
     required: true
-  existing_namespaces:
-    description:
-      - Names of the tenant namespaces that exist in the admin cluster. With
-        O(play_check_mode=true) the objects inside a namespace that does not exist yet are
-        left out of C(admin-objects.yaml) (they cannot be dry-run) and reported in RV(new_namespaces).
-    type: list
-    elements: str
-    default: []
   play_check_mode:
     description:
       - The play runs in check mode (pass C(ansible_check_mode)). The task itself runs with
         C(check_mode=false) because its outputs are scratch files, not changes.
+      - Objects inside a tenant namespace that does not exist yet are then left out of
+        C(admin-objects.yaml) (they cannot be dry-run) and reported in RV(new_namespaces).
     type: bool
     default: false
   etcd_root:
@@ -164,7 +160,8 @@ EXAMPLES = r"""
 - name: Compute every tenant's objects
   kamaji.core.tenant_control_plane:
     tenants: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'tenant'))) }}"
-    existing_secrets: "{{ tenant_secrets.resources }}"
+    existing_objects:
+      Secret: "{{ tenant_secrets.resources }}"
     etcd_ca:
       cert: "{{ etcd_ca_cert }}"
       key: "{{ etcd_ca_key }}"
@@ -188,7 +185,11 @@ admin_objects_file:
   returned: always
   type: str
 admin_objects_count:
-  description: Number of objects in RV(admin_objects_file).
+  description: Number of objects in RV(admin_objects_file) (objects to create or update).
+  returned: always
+  type: int
+unchanged_objects:
+  description: Number of wanted admin cluster objects found unchanged (left out of RV(admin_objects_file)).
   returned: always
   type: int
 new_namespaces:
@@ -228,7 +229,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             tenants=dict(type="dict", required=True),
-            existing_secrets=dict(type="list", elements="dict", default=[]),
+            existing_objects=dict(type="dict", default={}),
             etcd_ca=dict(type="dict", required=True, options=dict(
                 cert=dict(type="str", required=True),
                 key=dict(type="str", required=True, no_log=True),
@@ -246,7 +247,6 @@ def main():
             key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
             renewal_window_days=dict(type="int", default=30),
             output_dir=dict(type="path", required=True),
-            existing_namespaces=dict(type="list", elements="str", default=[]),
             play_check_mode=dict(type="bool", default=False),
             etcd_root=dict(type="dict", options=dict(
                 cert=dict(type="str", required=True),
@@ -265,7 +265,7 @@ def main():
         result.update(write_outputs(p, result, module.check_mode or p["play_check_mode"]))
     except pki.PKIError as exc:
         module.fail_json(msg=str(exc))
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         module.fail_json(msg="output_dir: cannot write %s (%s)" % (p["output_dir"], exc))
     module.exit_json(changed=False, **result)
 
@@ -285,9 +285,12 @@ def write_outputs(p, result, check_mode):
     out_dir = p["output_dir"]
     admin = result.pop("admin_objects")
     namespaces = [o["metadata"]["name"] for o in admin if o["kind"] == "Namespace"]
-    new = sorted(set(namespaces) - set(p["existing_namespaces"]))
+    existing = _existing(p)
+    have_ns = [(o.get("metadata") or {}).get("name") for o in existing if o.get("kind") == "Namespace"]
+    new = sorted(set(namespaces) - set(have_ns))
     if check_mode:
         admin = [o for o in admin if o["metadata"].get("namespace", o["metadata"]["name"]) not in new]
+    admin, same = tenant_manifests.unchanged(admin, existing)
     admin_file = os.path.join(out_dir, "admin-objects.yaml")
     _write(admin_file, _dump_all(admin))
     for host, tenant in result["tenants"].items():
@@ -298,7 +301,8 @@ def write_outputs(p, result, check_mode):
         _write(os.path.join(out_dir, "etcd-ca.crt"), p["etcd_ca"]["cert"])
         _write(os.path.join(out_dir, "etcd-root.crt"), p["etcd_root"]["cert"])
         _write(os.path.join(out_dir, "etcd-root.key"), p["etcd_root"]["key"])
-    return {"admin_objects_file": admin_file, "admin_objects_count": len(admin), "new_namespaces": new}
+    return {"admin_objects_file": admin_file, "admin_objects_count": len(admin), "unchanged_objects": same,
+            "new_namespaces": new}
 
 
 def _secrets_by_namespace(secrets):
@@ -309,10 +313,19 @@ def _secrets_by_namespace(secrets):
     return out
 
 
+def _existing(p):
+    """Objects read from the API, with their kind (list items come without it)."""
+    out = []
+    for kind, items in (p.get("existing_objects") or {}).items():
+        for item in items or []:
+            out.append(dict(item, kind=kind))
+    return out
+
+
 def compute(p):
     options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
                                      "priority_class", "cgroup_driver", "proxy_mode", "etcd_endpoints")}
-    by_ns = _secrets_by_namespace(p["existing_secrets"])
+    by_ns = _secrets_by_namespace([o for o in _existing(p) if o["kind"] == "Secret"])
     tenants, errors, admin = {}, {}, []
     names = {}
     for host in sorted(p["tenants"]):
