@@ -19,7 +19,12 @@ import base64
 import hashlib
 import json
 
-import yaml
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
+    HAS_YAML = False
 
 PKI_DIR = "/etc/kubernetes/pki"
 CONF_DIR = "/etc/kubernetes"
@@ -482,8 +487,8 @@ def kube_proxy_objects(spec, ca_pem, repo, options):
         _role("kube-proxy", ns, [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["kube-proxy"],
                                   "verbs": ["get"]}]),
         _rb("kube-proxy", ns, "kube-proxy", [_group(BOOTSTRAPPERS)]),
-        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": ns,
-                                                                     "labels": labels},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet",
+         "metadata": {"name": "kube-proxy", "namespace": ns, "labels": labels},
          "spec": {"selector": {"matchLabels": labels},
                   "updateStrategy": {"type": "RollingUpdate"},
                   "template": {"metadata": {"labels": labels}, "spec": {

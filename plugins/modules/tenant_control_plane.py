@@ -37,9 +37,11 @@ extends_documentation_fragment:
   - kamaji.core.attributes
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Computation only; nothing is changed by this module in any mode.
+    details: Computation only; the module changes nothing (it writes scratch files into O(output_dir)).
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   tenants:

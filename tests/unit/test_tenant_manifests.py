@@ -29,10 +29,11 @@ def build(etcd_ca, existing=None, **over):
 
 def test_admin_objects_in_the_tenant_namespace(etcd_ca):
     _unused, _unused, objs = build(etcd_ca)
-    assert list(objs)[0] == ("Namespace", "tenant-acme")
-    assert {k for k in objs} == {("Namespace", "tenant-acme"), ("Secret", "kamaji-pki"), ("Secret", "kamaji-kubeconfigs"),
-                                 ("Secret", "kamaji-admin-kubeconfig"), ("Deployment", "kube-control-plane"),
-                                 ("Service", "kube-apiserver"), ("PodDisruptionBudget", "kube-control-plane")}
+    assert next(iter(objs)) == ("Namespace", "tenant-acme")
+    assert set(objs) == {
+        ("Namespace", "tenant-acme"), ("Secret", "kamaji-pki"), ("Secret", "kamaji-kubeconfigs"),
+        ("Secret", "kamaji-admin-kubeconfig"), ("Deployment", "kube-control-plane"),
+        ("Service", "kube-apiserver"), ("PodDisruptionBudget", "kube-control-plane")}
     for obj in objs.values():
         assert obj["metadata"]["labels"]["kamaji.core/tenant"] == "acme"
 
