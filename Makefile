@@ -15,7 +15,7 @@ ETCD_VERSION    ?= v3.7.3
 COREDNS_VERSION ?= v1.14.6
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
-APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client
+APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry
 
 LAB_BUNDLE   := $(KAMAJI_CACHE)/bundle/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION

@@ -180,3 +180,23 @@ def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
     text = json.dumps(failed)
     assert "kubeadm" in text and "checksum" in text.lower()
     assert not (tmp_path / "dl-bundle" / "bin" / "kubeadm").exists()
+
+
+def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_registry, tmp_path):
+    from fixtures.registry import push_image
+
+    digest, _size, _layer = push_image(oci_registry["url"], "pause", "3.10.2")
+    ev = dict(_download_vars(mirror, tmp_path), offline_bundle_images=True, offline_bundle_image_names=["pause"],
+              offline_bundle_registry_mirrors={"registry.k8s.io": oci_registry["url"]})
+    (tmp_path / "cache" / "downloads").mkdir(parents=True)
+    res = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert res.rc == 0, res.failed_tasks()
+    with open(tmp_path / "dl-bundle" / "manifest.json", encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["images"] == {"registry.k8s.io/pause:3.10.2": "images/pause.tar"}
+    assert "images/pause.tar" in manifest["files"]
+    from ansible_collections.kamaji.core.plugins.module_utils import oci
+    assert oci.archive_manifest_digest(str(tmp_path / "dl-bundle" / "images" / "pause.tar")) == (
+        digest, "registry.k8s.io/pause:3.10.2")
+    again = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert again.rc == 0 and again.changed() == 0, again.failed_tasks()
