@@ -13,6 +13,8 @@ BUILD        := $(REPO)/.build
 KUBE_VERSION    ?= v1.37.2
 ETCD_VERSION    ?= v3.7.3
 COREDNS_VERSION ?= v1.14.6
+# the two older supported minors (docs/version-policy.md); tenants of these are tested too
+OLDER_KUBE_VERSIONS ?= v1.36.3 v1.35.4
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
 APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry
@@ -69,6 +71,8 @@ binaries: venv
 	@$(VENV)/bin/python roles/offline_bundle/files/build_source.py --cache $(KAMAJI_CACHE) \
 	  --kube-version $(KUBE_VERSION) --etcd-version $(ETCD_VERSION) --coredns-version $(COREDNS_VERSION) \
 	  --only etcd,etcdctl,etcdutl,kube-apiserver,kube-controller-manager,kube-scheduler,kubectl
+	@for v in $(OLDER_KUBE_VERSIONS); do $(VENV)/bin/python roles/offline_bundle/files/build_source.py \
+	  --cache $(KAMAJI_CACHE) --kube-version $$v --only kube-apiserver,kube-controller-manager,kube-scheduler; done
 
 ## --- tests -----------------------------------------------------------------
 TIER = $(VENV)/bin/python tools/ci/tier.py --results $(BUILD)/results

@@ -85,7 +85,8 @@ class TenantProcesses:
                     for key in items:
                         _write(os.path.join(local, key), data[key])
                 mapping[mount["mountPath"]] = local
-            command = [binary(os.path.basename(container["command"][0]))]
+            version = container["image"].rsplit(":", 1)[1]
+            command = [binary(os.path.basename(container["command"][0]), version)]
             args = []
             for arg in container["args"]:
                 for path, local in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
