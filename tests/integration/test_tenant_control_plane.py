@@ -124,7 +124,7 @@ def _write(path, text):
 def tenants(etcd_cluster, kube_control_plane, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
     ports = {"blue": free_port(), "green": free_port()}
-    hosts = {name: {"name": name, "endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
+    hosts = {name: {"endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
                     "replicas": 2, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
              for name, port in ports.items()}
     inventory = _inventory(tmp, etcd_cluster, kube_control_plane, hosts,
@@ -220,18 +220,18 @@ def test_second_run_changes_nothing(tenants):
 
 E = {"address": "192.0.2.10", "port": 31000}
 BAD = {
-    "bad-name": {"name": "Bad_Name", "endpoint": E},
-    "bad-version": {"name": "t1", "kubernetes_version": "v1.20.0", "endpoint": E},
-    "bad-replicas": {"name": "t2", "replicas": -1, "endpoint": E},
-    "bad-cidr": {"name": "t3", "service_cidr": "10.96.0.1/16", "endpoint": E},
-    "overlap": {"name": "t4", "pod_cidr": "10.96.0.0/12", "endpoint": E},
-    "no-endpoint": {"name": "t5"},
-    "bad-port": {"name": "t6", "endpoint": {"address": "192.0.2.10", "port": 6443}},
-    "bad-service-type": {"name": "t7", "service_type": "Ingress", "endpoint": E},
-    "bad-dns-ip": {"name": "t8", "dns_service_ip": "10.0.0.10", "endpoint": E},
-    "managed-flag": {"name": "t9", "extra_args": {"apiserver": {"etcd-prefix": "/other"}},
+    "bad-name": {"tenant_name": "Bad_Name", "endpoint": E},
+    "bad-version": {"tenant_name": "t1", "kubernetes_version": "v1.20.0", "endpoint": E},
+    "bad-replicas": {"tenant_name": "t2", "replicas": -1, "endpoint": E},
+    "bad-cidr": {"tenant_name": "t3", "service_cidr": "10.96.0.1/16", "endpoint": E},
+    "overlap": {"tenant_name": "t4", "pod_cidr": "10.96.0.0/12", "endpoint": E},
+    "no-endpoint": {"tenant_name": "t5"},
+    "bad-port": {"tenant_name": "t6", "endpoint": {"address": "192.0.2.10", "port": 6443}},
+    "bad-service-type": {"tenant_name": "t7", "service_type": "Ingress", "endpoint": E},
+    "bad-dns-ip": {"tenant_name": "t8", "dns_service_ip": "10.0.0.10", "endpoint": E},
+    "managed-flag": {"tenant_name": "t9", "extra_args": {"apiserver": {"etcd-prefix": "/other"}},
                      "endpoint": E},
-    "bad-addon": {"name": "t10", "addons": {"dashboard": True}, "endpoint": E},
+    "bad-addon": {"tenant_name": "t10", "addons": {"dashboard": True}, "endpoint": E},
 }
 FIELDS = {"bad-name": "name", "bad-version": "kubernetes_version", "bad-replicas": "replicas",
           "bad-cidr": "service_cidr", "overlap": "pod_cidr", "no-endpoint": "endpoint.address",

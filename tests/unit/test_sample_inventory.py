@@ -64,8 +64,8 @@ def test_tenants_pass_the_role_spec_and_the_tenant_rules(inventory):
     for host in _hosts(inventory, "tenants"):
         hv = inventory["_meta"]["hostvars"][host]
         given = _validate("tenant_control_plane", "tenant_control_plane_", hv)
-        raw = {k: v for k, v in hv.items() if k in SPEC_FIELDS}
-        raw.setdefault("name", host)
+        raw = {k: v for k, v in hv.items() if k in SPEC_FIELDS and k != "name"}
+        raw["name"] = hv.get("tenant_name", host)
         spec = tenant_spec.normalize(raw, admin_networks=given["tenant_control_plane_admin_networks"])
         names.add(spec["name"])
         assert hv["ansible_connection"] == "local"
