@@ -324,10 +324,41 @@ def _existing(p):
     return out
 
 
+def deployed_version(objects, namespace):
+    """Kubernetes version of the tenant's running control plane (its kube-apiserver image tag)."""
+    for o in objects:
+        meta = o.get("metadata") or {}
+        if o.get("kind") == "Deployment" and meta.get("namespace") == namespace and meta.get("name") == "kube-control-plane":
+            for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+                if c.get("name") == "kube-apiserver":
+                    return c.get("image", "").rsplit(":", 1)[-1]
+    return None
+
+
+def version_step_error(running, wanted):
+    """Upgrades move one minor at a time and never down (etcd data written by a newer API
+    server may not be readable by an older one)."""
+    if not running:
+        return None
+    try:
+        have = int(running.split(".")[1])
+        want = int(wanted.split(".")[1])
+    except (IndexError, ValueError):
+        return None
+    if want < have:
+        return ("kubernetes_version: %s would downgrade the running %s; tenant control planes never move "
+                "down a minor" % (wanted, running))
+    if want > have + 1:
+        return ("kubernetes_version: %s skips a minor from the running %s; upgrade one minor at a time "
+                "(first v1.%d)" % (wanted, running, have + 1))
+    return None
+
+
 def compute(p):
     options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
                                      "priority_class", "cgroup_driver", "proxy_mode", "etcd_endpoints")}
-    by_ns = _secrets_by_namespace([o for o in _existing(p) if o["kind"] == "Secret"])
+    existing_objects = _existing(p)
+    by_ns = _secrets_by_namespace([o for o in existing_objects if o["kind"] == "Secret"])
     tenants, errors, admin = {}, {}, []
     names = {}
     for host in sorted(p["tenants"]):
@@ -343,6 +374,11 @@ def compute(p):
                 spec["name"], names[spec["name"]])
             continue
         names[spec["name"]] = host
+        running = deployed_version(existing_objects, spec["derived"]["namespace"])
+        step = version_step_error(running, spec["kubernetes_version"])
+        if step:
+            errors[host] = step
+            continue
         existing = tenant_manifests.material_from_secrets(by_ns.get(spec["derived"]["namespace"], {}))
         params = {
             "name": spec["name"],

@@ -114,3 +114,29 @@ def test_bootstrap_objects(etcd_ca):
 ])
 def test_is_subset(wanted, have, same):
     assert tenant_manifests.is_subset(wanted, have) is same
+
+
+def _module():
+    import importlib
+
+    return importlib.import_module("ansible_collections.kamaji.core.plugins.modules.tenant_control_plane")
+
+
+@pytest.mark.parametrize(("running", "wanted", "error"), [
+    (None, "v1.37.2", None),
+    ("v1.36.3", "v1.37.2", None),
+    ("v1.37.2", "v1.37.2", None),
+    ("v1.36.3", "v1.36.1", None),
+    ("v1.37.2", "v1.36.3", "kubernetes_version: v1.36.3 would downgrade the running v1.37.2"),
+    ("v1.35.4", "v1.37.2", "kubernetes_version: v1.37.2 skips a minor from the running v1.35.4; upgrade one minor"),
+])
+def test_upgrades_move_one_minor_at_a_time(running, wanted, error):
+    got = _module().version_step_error(running, wanted)
+    assert (got is None) if error is None else got.startswith(error), got
+
+
+def test_deployed_version_is_read_from_the_apiserver_image(etcd_ca):
+    _unused, _unused, objs = build(etcd_ca, kubernetes_version="v1.36.3")
+    deploy = objs[("Deployment", "kube-control-plane")]
+    assert _module().deployed_version([deploy], "tenant-acme") == "v1.36.3"
+    assert _module().deployed_version([deploy], "tenant-other") is None
