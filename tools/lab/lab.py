@@ -33,9 +33,47 @@ PACKAGES = sorted([
     "containernetworking-plugins",
 ])
 # Changes to the customisation below must change this number (it is part of the image key).
-CUSTOMISATION = 2
+CUSTOMISATION = 3
+# Run at boot in every lab node, before containerd and the kubelet. A node container sees
+# cgroup v1 hierarchies mounted at its own subtree (and name=systemd a second time, at the
+# host's root, on top), while /proc/self/cgroup names full host paths: runc and the kubelet
+# then look for cgroups that do not exist. Un-stack the host-root mount and bind every
+# hierarchy onto its own path so those full paths resolve inside the node (kind prepares its
+# nodes the same way). An --internal network has no default route; ClusterIPs need one.
+NODE_PREP = r"""#!/bin/sh
+set -eu
+own=$(awk '$5 == "/sys/fs/cgroup/memory" { print $4; exit }' /proc/self/mountinfo)
+if [ -n "$own" ] && [ "$own" != "/" ]; then
+    if awk '$5 == "/sys/fs/cgroup/systemd" && $4 == "/"' /proc/self/mountinfo | grep -q .; then
+        umount /sys/fs/cgroup/systemd/release_agent 2>/dev/null || true
+        umount -l /sys/fs/cgroup/systemd
+    fi
+    for mp in $(awk -v own="$own" '$4 == own && $5 ~ "^/sys/fs/cgroup/" { print $5 }' /proc/self/mountinfo | sort -u); do
+        if ! awk -v m="$mp$own" '$5 == m' /proc/self/mountinfo | grep -q .; then
+            mkdir -p "$mp$own"
+            mount --bind "$mp" "$mp$own"
+        fi
+    done
+fi
+ip route show default | grep -q . || ip route add default dev eth0
+"""
+NODE_PREP_UNIT = """[Unit]
+Description=Lab node preparation (cgroup v1 paths, default route)
+DefaultDependencies=no
+After=local-fs.target
+Before=containerd.service kubelet.service network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/kamaji-lab-node-prep
+
+[Install]
+WantedBy=multi-user.target
+"""
 DEFAULT_NODES = {"etcd": 3, "admin_control_plane": 1, "admin_workers": 1, "tenant_workers": 2}
 INVENTORY = os.path.join(REPO, "inventories", "lab", "hosts.yml")
+ADMIN_KUBECONFIG = os.path.join(LAB_DIR, "admin.conf")
 
 
 def log(msg: str) -> None:
@@ -67,6 +105,16 @@ def _customise(rootfs: str) -> None:
     if os.path.lexists(wants):
         os.unlink(wants)
     os.makedirs(os.path.join(rootfs, "root", ".ssh"), mode=0o700, exist_ok=True)
+    prep = os.path.join(rootfs, "usr", "local", "sbin", "kamaji-lab-node-prep")
+    os.makedirs(os.path.dirname(prep), exist_ok=True)
+    with open(prep, "w", encoding="utf-8") as f:
+        f.write(NODE_PREP)
+    os.chmod(prep, 0o755)
+    with open(os.path.join(rootfs, "etc", "systemd", "system", "kamaji-lab-node-prep.service"), "w", encoding="utf-8") as f:
+        f.write(NODE_PREP_UNIT)
+    link = os.path.join(rootfs, "etc", "systemd", "system", "multi-user.target.wants", "kamaji-lab-node-prep.service")
+    if not os.path.lexists(link):
+        os.symlink("/etc/systemd/system/kamaji-lab-node-prep.service", link)
 
 
 def build_image() -> str:
@@ -177,12 +225,24 @@ def ssh_options(key: str) -> list[str]:
 
 def write_inventory(groups: dict, hosts: dict, key: str) -> None:
     os.makedirs(os.path.dirname(INVENTORY), exist_ok=True)
+    children = {group: {"hosts": {n: {"ansible_host": hosts[n]} for n in names}} for group, names in groups.items()}
+    # one tenant per tenant worker, reached through the first admin worker's NodePorts
+    workers = groups.get("admin_workers") or groups.get("admin_control_plane") or []
+    tenants = {}
+    for i, worker in enumerate(groups.get("tenant_workers", [])):
+        name = f"tenant-{chr(ord('a') + i)}"
+        tenants[name] = {"endpoint": {"address": hosts[workers[0]], "port": 31443 + i}} if workers else {}
+        children["tenant_workers"]["hosts"][worker]["kamaji_tenant"] = name
+    children["tenants"] = {"hosts": tenants, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        "tenant_control_plane_admin_kubeconfig": ADMIN_KUBECONFIG,
+        "tenant_control_plane_kubeconfig_dir": os.path.join(LAB_DIR, "tenants")}}
     inventory = {"all": {
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": " ".join(ssh_options(key)[2:]),
-                 "ansible_python_interpreter": "/usr/bin/python3"},
-        "children": {group: {"hosts": {n: {"ansible_host": hosts[n]} for n in names}}
-                     for group, names in groups.items()},
+                 "ansible_python_interpreter": "/usr/bin/python3",
+                 "admin_cluster_kubeconfig": ADMIN_KUBECONFIG},
+        "children": children,
     }}
     with open(INVENTORY, "w", encoding="utf-8") as f:
         f.write("# Written by tools/lab/lab.py; the lab's own inventory (not for real machines).\n")
