@@ -28,18 +28,18 @@ NETWORK = os.environ.get("KAMAJI_LAB_NETWORK", "kamaji-lab")
 SUITE = "bookworm"
 MIRROR = os.environ.get("KAMAJI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = sorted([
-    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2", "iputils-ping", "procps",
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping", "procps",
     "ca-certificates", "kmod", "iptables", "conntrack", "socat", "ethtool", "containerd", "runc",
     "containernetworking-plugins",
 ])
 # Changes to the customisation below must change this number (it is part of the image key).
 CUSTOMISATION = 3
 # Run at boot in every lab node, before containerd and the kubelet. A node container sees
-# cgroup v1 hierarchies mounted at its own subtree (and name=systemd a second time, at the
-# host's root, on top), while /proc/self/cgroup names full host paths: runc and the kubelet
-# then look for cgroups that do not exist. Un-stack the host-root mount and bind every
-# hierarchy onto its own path so those full paths resolve inside the node (kind prepares its
-# nodes the same way). An --internal network has no default route; ClusterIPs need one.
+# cgroup v1 hierarchies mounted at its own subtree (name=systemd a second time, at the host's
+# root, on top; a few others only at the host's root), while /proc/self/cgroup names full host
+# paths: runc and the kubelet then look for cgroups that do not exist. Un-stack the host-root
+# mount, re-root the shared ones, and bind every hierarchy onto its own path so those full
+# paths resolve inside the node (kind prepares its nodes the same way). An --internal network has no default route; ClusterIPs need one.
 NODE_PREP = r"""#!/bin/sh
 set -eu
 own=$(awk '$5 == "/sys/fs/cgroup/memory" { print $4; exit }' /proc/self/mountinfo)
@@ -48,6 +48,13 @@ if [ -n "$own" ] && [ "$own" != "/" ]; then
         umount /sys/fs/cgroup/systemd/release_agent 2>/dev/null || true
         umount -l /sys/fs/cgroup/systemd
     fi
+    # hierarchies mounted at the host's root are shared by every node (a kubelet would see the
+    # other nodes' pods as orphans): move this node into its own path there and mount that
+    for mp in $(awk '$4 == "/" && $5 ~ "^/sys/fs/cgroup/." && / - cgroup / { print $5 }' /proc/self/mountinfo | sort -u); do
+        mkdir -p "$mp$own"
+        for pid in $(cat "$mp/cgroup.procs"); do echo "$pid" > "$mp$own/cgroup.procs" 2>/dev/null || true; done
+        mount --bind "$mp$own" "$mp"
+    done
     for mp in $(awk -v own="$own" '$4 == own && $5 ~ "^/sys/fs/cgroup/" { print $5 }' /proc/self/mountinfo | sort -u); do
         if ! awk -v m="$mp$own" '$5 == m' /proc/self/mountinfo | grep -q .; then
             mkdir -p "$mp$own"
