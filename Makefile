@@ -102,12 +102,12 @@ build: collections
 lab: deps collections binaries
 	@ansible-playbook playbooks/offline_bundle.yml -e offline_bundle_cache_dir=$(KAMAJI_CACHE)
 	@$(VENV)/bin/python tools/lab/lab.py up
-	@if [ -f playbooks/site.yml ]; then \
-	  ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml -e etcd_bundle_dir=$(LAB_BUNDLE); else \
-	  ansible-playbook -i inventories/lab/hosts.yml playbooks/etcd.yml -e etcd_bundle_dir=$(LAB_BUNDLE) && \
-	  echo "make lab: the multi-tenant etcd runs on the lab's etcd nodes (inventories/lab/hosts.yml)." && \
-	  echo "NOT DEPLOYED YET: admin cluster, tenant control planes, tenant workers (no kamaji.core.site playbook)." && \
-	  echo "make lab-destroy removes the lab."; fi
+	@ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml -e kamaji_bundle_dir=$(LAB_BUNDLE)
+	@for conf in $(KAMAJI_CACHE)/lab/tenants/*.kubeconfig; do \
+	  echo "== tenant $$(basename $$conf .kubeconfig): KUBECONFIG=$$conf"; \
+	  $(KUBE_BIN)/kubectl --kubeconfig $$conf get nodes -o wide; done
+	@echo "admin cluster: KUBECONFIG=$(KAMAJI_CACHE)/lab/admin.conf. NOT DEPLOYED YET: tenant workers (no join role)."
+	@echo "make lab-destroy removes the lab."
 
 lab-destroy: venv
 	@$(VENV)/bin/python tools/lab/lab.py destroy
