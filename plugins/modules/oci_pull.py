@@ -40,8 +40,8 @@ options:
     default: amd64
   mirrors:
     description:
-      - Registry host to base URL, for example C({registry.k8s.io: https://mirror.example.com}).
-        The image keeps its upstream name.
+      - "Registry host to base URL, for example C({registry.k8s.io: https://mirror.example.com}).
+        The image keeps its upstream name."
     type: dict
     default: {}
   validate_certs:
