@@ -63,3 +63,25 @@ def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
 def test_second_site_run_changes_nothing(site):
     changed = {h: s["changed"] for h, s in site["second"].stats.items() if s.get("changed")}
     assert changed == {}
+
+
+def _tenant_conf(tenant):
+    return os.path.join(TENANTS, f"{tenant}.kubeconfig")
+
+
+def test_each_tenant_worker_is_ready_in_its_own_tenant_only(site):
+    expected = {"tenant-a": "lab-tenant-worker-0", "tenant-b": "lab-tenant-worker-1"}
+    for tenant, worker in expected.items():
+        nodes = json.loads(kubectl(_tenant_conf(tenant), "get", "nodes", "-o", "json").stdout)["items"]
+        assert [n["metadata"]["name"] for n in nodes] == [worker]
+        ready = next(c for c in nodes[0]["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", ready
+
+
+def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
+    conf = _tenant_conf("tenant-a")
+    kubectl(conf, "run", "probe", "--image=registry.k8s.io/etcd:3.7.3-0", "--image-pull-policy=Never",
+            "--command", "--", "etcd", "--data-dir=/tmp/etcd")
+    kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s")
+    assert "etcd" in kubectl(conf, "logs", "probe").stdout
+    assert "etcd Version" in kubectl(conf, "exec", "probe", "--", "etcd", "--version").stdout
