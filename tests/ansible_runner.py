@@ -38,6 +38,9 @@ class PlayResult:
                 for host, r in task["hosts"].items():
                     if r.get("failed") or r.get("unreachable"):
                         out.append("%s | %s | %s" % (task["task"]["name"], host, str(r.get("msg"))[:2000]))
+                        for item in r.get("results") or []:
+                            if isinstance(item, dict) and item.get("failed"):
+                                out.append("    item %s: %s" % (str(item.get("item"))[:200], str(item.get("msg"))[:1500]))
         return "\n".join(out) or self.stdout[-3000:] + self.stderr[-2000:]
 
     def task(self, name, host="localhost"):

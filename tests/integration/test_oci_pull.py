@@ -58,7 +58,8 @@ def test_a_multi_arch_index_resolves_to_the_platform(oci_registry, tmp_path):
 
 
 def test_a_corrupted_blob_is_refused_naming_it(oci_registry, tmp_path):
-    _digest, _size, layer = push_image(oci_registry["url"], "tampered", "v1")
+    # a layer of its own: blobs are shared between repositories in the registry's storage
+    _digest, _size, layer = push_image(oci_registry["url"], "tampered", "v1", salt="tampered")
     layer_digest = hashlib.sha256(layer).hexdigest()
     data = oci_registry["data"] / "docker" / "registry" / "v2" / "blobs" / "sha256" / layer_digest[:2] / layer_digest / "data"
     raw = bytearray(data.read_bytes())
