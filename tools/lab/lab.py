@@ -180,7 +180,21 @@ def container_ip(name: str) -> str:
     return json.loads(out)[NETWORK]["IPAddress"]
 
 
+def host_limits() -> None:
+    """Every node's systemd, containerd and kubelet take inotify instances from the same
+    host user (root): the default 128 runs out with a few kubelets ("inotify_init: too many
+    open files"). Raise it like kind asks its users to; never lower it."""
+    path = "/proc/sys/fs/inotify/max_user_instances"
+    with open(path, encoding="ascii") as f:
+        current = int(f.read())
+    if current < 1024:
+        with open(path, "w", encoding="ascii") as f:
+            f.write("1024")
+        log(f"fs.inotify.max_user_instances: {current} -> 1024")
+
+
 def up(sizes: dict, wait: float = 90) -> dict:
+    host_limits()
     tag = build_image()
     key = ssh_key()
     if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
@@ -242,13 +256,14 @@ def write_inventory(groups: dict, hosts: dict, key: str) -> None:
         children["tenant_workers"]["hosts"][worker]["kamaji_tenant"] = name
     children["tenants"] = {"hosts": tenants, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        "tenant_control_plane_admin_kubeconfig": ADMIN_KUBECONFIG,
-        "tenant_control_plane_kubeconfig_dir": os.path.join(LAB_DIR, "tenants")}}
+        "tenant_control_plane_admin_kubeconfig": ADMIN_KUBECONFIG}}
     inventory = {"all": {
         "vars": {"ansible_user": "root", "ansible_ssh_private_key_file": key,
                  "ansible_ssh_common_args": " ".join(ssh_options(key)[2:]),
                  "ansible_python_interpreter": "/usr/bin/python3",
-                 "admin_cluster_kubeconfig": ADMIN_KUBECONFIG},
+                 "admin_cluster_kubeconfig": ADMIN_KUBECONFIG,
+                 # tenant admin kubeconfigs: written by the tenants play, read by the tenant workers
+                 "tenant_control_plane_kubeconfig_dir": os.path.join(LAB_DIR, "tenants")},
         "children": children,
     }}
     with open(INVENTORY, "w", encoding="utf-8") as f:
