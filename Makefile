@@ -51,7 +51,9 @@ deps:
 	if [ -n "$$missing" ]; then echo "apt: installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-$(VENV)/.complete: requirements-dev.txt
+# The venv and collection paths are keyed by the hash of their inputs: no mtime prerequisite
+# (a fresh clone would otherwise rebuild them every time).
+$(VENV)/.complete:
 	@echo "venv: creating $(VENV)"
 	@rm -rf $(VENV) && $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install --quiet --upgrade pip==25.3
@@ -60,7 +62,7 @@ $(VENV)/.complete: requirements-dev.txt
 
 venv: $(VENV)/.complete
 
-$(COLLECTIONS)/.complete: tools/install_collections.py | $(VENV)/.complete
+$(COLLECTIONS)/.complete: | $(VENV)/.complete
 	@$(VENV)/bin/python tools/install_collections.py --dest $(COLLECTIONS) --pip $(VENV)/bin/pip
 
 collections: venv $(COLLECTIONS)/.complete
