@@ -108,7 +108,7 @@ lab: deps collections binaries
 	@for conf in $(KAMAJI_CACHE)/lab/tenants/*.kubeconfig; do \
 	  echo "== tenant $$(basename $$conf .kubeconfig): KUBECONFIG=$$conf"; \
 	  $(KUBE_BIN)/kubectl --kubeconfig $$conf get nodes -o wide; done
-	@echo "admin cluster: KUBECONFIG=$(KAMAJI_CACHE)/lab/admin.conf. NOT DEPLOYED YET: tenant workers (no join role)."
+	@echo "admin cluster: KUBECONFIG=$(KAMAJI_CACHE)/lab/admin.conf"
 	@echo "make lab-destroy removes the lab."
 
 lab-destroy: venv

@@ -110,6 +110,12 @@ options:
     type: str
     choices: [systemd, cgroupfs]
     default: systemd
+  kubelet_config:
+    description:
+      - KubeletConfiguration fields merged over the defaults of the tenant's kubelet-config
+        (what C(kubeadm join) gives each worker), for example eviction thresholds or image GC.
+    type: dict
+    default: {}
   proxy_mode:
     description: kube-proxy mode in the tenant clusters.
     type: str
@@ -245,6 +251,7 @@ def main():
             tolerations=dict(type="list", elements="dict", default=[]),
             priority_class=dict(type="str"),
             cgroup_driver=dict(type="str", default="systemd", choices=["systemd", "cgroupfs"]),
+            kubelet_config=dict(type="dict", default={}),
             proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
             key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
             renewal_window_days=dict(type="int", default=30),
@@ -356,7 +363,8 @@ def version_step_error(running, wanted):
 
 def compute(p):
     options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
-                                     "priority_class", "cgroup_driver", "proxy_mode", "etcd_endpoints")}
+                                     "priority_class", "cgroup_driver", "kubelet_config", "proxy_mode",
+                                     "etcd_endpoints")}
     existing_objects = _existing(p)
     by_ns = _secrets_by_namespace([o for o in existing_objects if o["kind"] == "Secret"])
     tenants, errors, admin = {}, {}, []
