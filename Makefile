@@ -30,12 +30,13 @@ export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: env help deps venv collections binaries lab lab-destroy test test-static test-unit \
-        test-integration test-e2e build clean
+        test-integration test-e2e build clean molecule-lab
 
 help:
 	@echo "make lab               bring up the local lab and deploy the whole site"
 	@echo "make test              every test tier: static, unit, integration, e2e"
 	@echo "make test-static|test-unit|test-integration|test-e2e   one tier"
+	@echo "make molecule-lab      the lab as a molecule scenario (create, converge, idempotence, verify, destroy)"
 	@echo "make build             build the collection tarball"
 	@echo "cache: $(KAMAJI_CACHE)"
 
@@ -110,6 +111,10 @@ lab: deps collections binaries
 	  $(KUBE_BIN)/kubectl --kubeconfig $$conf get nodes -o wide; done
 	@echo "admin cluster: KUBECONFIG=$(KAMAJI_CACHE)/lab/admin.conf"
 	@echo "make lab-destroy removes the lab."
+
+# The same lab as a molecule scenario: destroy, create, converge, idempotence, verify, destroy.
+molecule-lab: deps collections binaries
+	@cd $(REPO) && molecule test -s lab
 
 lab-destroy: venv
 	@$(VENV)/bin/python tools/lab/lab.py destroy
