@@ -59,9 +59,9 @@ def main() -> int:
     rows = []
 
     subprocess.run([*LAB, "destroy"], capture_output=True, check=True)
-    took, _ = playbook("offline_bundle.yml", "-e", f"offline_bundle_cache_dir={CACHE}")
+    took, _unused = playbook("offline_bundle.yml", "-e", f"offline_bundle_cache_dir={CACHE}")
     rows.append(("offline bundle (cached)", took))
-    took, _ = timed([*LAB, "up"])
+    took, _unused = timed([*LAB, "up"])
     rows.append(("lab up (fresh node containers)", took))
 
     took, data = playbook("site.yml", "-e", f"kamaji_bundle_dir={bundle}")
