@@ -134,7 +134,7 @@ options:
     description:
       - Scratch directory on the controller (the role's temporary directory). The admin
         cluster objects of the batch go to C(admin-objects.yaml), each tenant's tenant cluster
-        objects to C(<host>-bootstrap.yaml), all mode 0600. They are written in check mode
+        objects to C(<host>-bootstrap.yaml) and its CA certificate to C(<host>-ca.crt), all mode 0600. They are written in check mode
         too (they are computation results, not changes), so that the results stay small when
         a batch holds hundreds of tenants.
     type: path
@@ -184,7 +184,7 @@ RETURN = r"""
 tenants:
   description:
     - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
-      C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(admin_kubeconfig)
+      C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(ca_file), C(admin_kubeconfig)
       and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
   returned: always
   type: dict
@@ -305,6 +305,9 @@ def write_outputs(p, result, check_mode):
     for host, tenant in result["tenants"].items():
         tenant["bootstrap_file"] = os.path.join(out_dir, "%s-bootstrap.yaml" % host)
         _write(tenant["bootstrap_file"], _dump_all(tenant.pop("bootstrap_objects")))
+        # the tenant CA, for the controller's /readyz wait through the endpoint
+        tenant["ca_file"] = os.path.join(out_dir, "%s-ca.crt" % host)
+        _write(tenant["ca_file"], tenant["ca_cert"])
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in new
     if p.get("etcd_root"):
         _write(os.path.join(out_dir, "etcd-ca.crt"), p["etcd_ca"]["cert"])

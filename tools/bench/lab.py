@@ -50,13 +50,23 @@ def playbook(path, *extra):
     return took, json.loads(stdout[stdout.index("{"):])
 
 
+class Rows(list):
+    """Table rows, printed as they come (a failure later keeps what was measured)."""
+
+    def append(self, row):
+        if not self:
+            print("| phase (warm caches) | wall time |\n|---|---|")
+        super().append(row)
+        print(f"| {row[0]} | {row[1]:.0f} s |", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kube-version", default=os.environ.get("KUBE_VERSION", "v1.37.2"))
     ap.add_argument("--etcd-version", default=os.environ.get("ETCD_VERSION", "v3.7.3"))
     args = ap.parse_args()
     bundle = os.path.join(CACHE, "bundle", f"{args.kube_version}-etcd-{args.etcd_version}")
-    rows = []
+    rows = Rows()
 
     subprocess.run([*LAB, "destroy"], capture_output=True, check=True)
     took, _unused = playbook("offline_bundle.yml", "-e", f"offline_bundle_cache_dir={CACHE}")
@@ -73,8 +83,10 @@ def main() -> int:
     changed = sum(s["changed"] for s in data["stats"].values())
     rows.append((f"site, idempotent re-run (changed={changed})", took))
 
+    import yaml
+
     with open(INVENTORY, encoding="utf-8") as f:
-        inv = json.load(f)
+        inv = yaml.safe_load(f)
     tenants = inv["all"]["children"]["tenants"]["hosts"]
     first = next(iter(tenants.values()))["endpoint"]
     port = max(t["endpoint"]["port"] for t in tenants.values()) + 1
@@ -93,9 +105,6 @@ def main() -> int:
     rows.append(("one new tenant: start of its play to /readyz", (ready - start).total_seconds()))
     rows.append(("one new tenant: whole tenants playbook", took))
 
-    print("| phase (warm caches) | wall time |\n|---|---|")
-    for label, seconds in rows:
-        print(f"| {label} | {seconds:.0f} s |")
     return 0
 
 
