@@ -12,7 +12,6 @@ Valid material comes back byte-for-byte, so a re-run writes nothing.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import re
 
 from ansible_collections.kamaji.core.plugins.module_utils import pki
@@ -63,11 +62,7 @@ class Spec:
 
 
 def _valid_host(value):
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-        return True
-    except ValueError:
-        return bool(DNS_NAME.match(value.lower())) and len(value) <= 253
+    return pki.is_ip_or_dns_name(value, DNS_NAME)
 
 
 def leaf_specs(spec, name):

@@ -118,6 +118,15 @@ def ca_cert_hash(pem):
 
 # ---------------------------------------------------------------- names
 
+def is_ip_or_dns_name(value, dns_name_re):
+    """True for an IP address (IPv6 may be bracketed) or a name matching dns_name_re (253 chars max)."""
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+        return True
+    except ValueError:
+        return bool(dns_name_re.match(value.lower())) and len(value) <= 253
+
+
 def normalize_sans(names):
     """Split SAN strings into sorted, de-duplicated (dns, ip) lists."""
     dns, ips = set(), set()

@@ -145,6 +145,8 @@ def apiserver_flags(spec, etcd_endpoints):
         "enable-bootstrap-token-auth": True,
         "allow-privileged": True,
         "cert-dir": "/tmp/kube-apiserver",
+        # on SIGTERM keep serving while /readyz fails, so the Service drops this pod first
+        "shutdown-delay-duration": "5s",
     }
     if _is_ip(spec["endpoint"]["address"]):
         # the tenant's `kubernetes` Service points at the endpoint workers reach

@@ -99,11 +99,7 @@ class Spec:
 
 
 def _valid_host(value):
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-        return True
-    except ValueError:
-        return bool(DNS_NAME.match(value.lower())) and len(value) <= 253
+    return pki.is_ip_or_dns_name(value, DNS_NAME)
 
 
 def _url_host(address):

@@ -110,6 +110,12 @@ options:
     type: str
     choices: [systemd, cgroupfs]
     default: systemd
+  kubelet_config:
+    description:
+      - KubeletConfiguration fields merged over the defaults of the tenant's kubelet-config
+        (what C(kubeadm join) gives each worker), for example eviction thresholds or image GC.
+    type: dict
+    default: {}
   proxy_mode:
     description: kube-proxy mode in the tenant clusters.
     type: str
@@ -128,7 +134,7 @@ options:
     description:
       - Scratch directory on the controller (the role's temporary directory). The admin
         cluster objects of the batch go to C(admin-objects.yaml), each tenant's tenant cluster
-        objects to C(<host>-bootstrap.yaml), all mode 0600. They are written in check mode
+        objects to C(<host>-bootstrap.yaml) and its CA certificate to C(<host>-ca.crt), all mode 0600. They are written in check mode
         too (they are computation results, not changes), so that the results stay small when
         a batch holds hundreds of tenants.
     type: path
@@ -178,7 +184,7 @@ RETURN = r"""
 tenants:
   description:
     - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
-      C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(admin_kubeconfig)
+      C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(ca_file), C(admin_kubeconfig)
       and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
   returned: always
   type: dict
@@ -245,6 +251,7 @@ def main():
             tolerations=dict(type="list", elements="dict", default=[]),
             priority_class=dict(type="str"),
             cgroup_driver=dict(type="str", default="systemd", choices=["systemd", "cgroupfs"]),
+            kubelet_config=dict(type="dict", default={}),
             proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
             key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
             renewal_window_days=dict(type="int", default=30),
@@ -298,6 +305,9 @@ def write_outputs(p, result, check_mode):
     for host, tenant in result["tenants"].items():
         tenant["bootstrap_file"] = os.path.join(out_dir, "%s-bootstrap.yaml" % host)
         _write(tenant["bootstrap_file"], _dump_all(tenant.pop("bootstrap_objects")))
+        # the tenant CA, for the controller's /readyz wait through the endpoint
+        tenant["ca_file"] = os.path.join(out_dir, "%s-ca.crt" % host)
+        _write(tenant["ca_file"], tenant["ca_cert"])
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in new
     if p.get("etcd_root"):
         _write(os.path.join(out_dir, "etcd-ca.crt"), p["etcd_ca"]["cert"])
@@ -356,7 +366,8 @@ def version_step_error(running, wanted):
 
 def compute(p):
     options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
-                                     "priority_class", "cgroup_driver", "proxy_mode", "etcd_endpoints")}
+                                     "priority_class", "cgroup_driver", "kubelet_config", "proxy_mode",
+                                     "etcd_endpoints")}
     existing_objects = _existing(p)
     by_ns = _secrets_by_namespace([o for o in existing_objects if o["kind"] == "Secret"])
     tenants, errors, admin = {}, {}, []

@@ -2,9 +2,13 @@
 kubelets, containerd, bridge CNI) and two tenants whose control planes run as pods there."""
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
+import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -55,6 +59,7 @@ def test_tenant_control_plane_pods_run_with_the_replicas_asked_for(site):
 def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
     a, b = (os.path.join(TENANTS, f"{t}.kubeconfig") for t in ("tenant-a", "tenant-b"))
     assert "kube-system" in kubectl(a, "get", "ns").stdout
+    kubectl(a, "delete", "configmap", "only-in-a", "--ignore-not-found")
     kubectl(a, "create", "configmap", "only-in-a", "--from-literal=k=v")
     assert kubectl(b, "get", "configmap", "only-in-a", check=False).returncode != 0
     assert kubectl(a, "-n", "kube-public", "get", "configmap", "cluster-info").returncode == 0
@@ -63,3 +68,118 @@ def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
 def test_second_site_run_changes_nothing(site):
     changed = {h: s["changed"] for h, s in site["second"].stats.items() if s.get("changed")}
     assert changed == {}
+
+
+def _tenant_conf(tenant):
+    return os.path.join(TENANTS, f"{tenant}.kubeconfig")
+
+
+def test_each_tenant_worker_is_ready_in_its_own_tenant_only(site):
+    expected = {"tenant-a": "lab-tenant-worker-0", "tenant-b": "lab-tenant-worker-1"}
+    for tenant, worker in expected.items():
+        nodes = json.loads(kubectl(_tenant_conf(tenant), "get", "nodes", "-o", "json").stdout)["items"]
+        assert [n["metadata"]["name"] for n in nodes] == [worker]
+        ready = next(c for c in nodes[0]["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", ready
+
+
+def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
+    conf = _tenant_conf("tenant-a")
+    kubectl(conf, "delete", "pod", "probe", "--ignore-not-found", "--wait=true")
+    kubectl(conf, "run", "probe", "--image=registry.k8s.io/etcd:3.7.3-0", "--image-pull-policy=Never",
+            "--command", "--", "etcd", "--data-dir=/tmp/etcd")
+    kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s")
+    assert "etcd" in kubectl(conf, "logs", "probe").stdout
+    assert "etcd Version" in kubectl(conf, "exec", "probe", "--", "etcd", "--version").stdout
+
+
+class TenantPoller(threading.Thread):
+    """Reads from a tenant API every 0.1 s, a new TLS connection each time (as a
+    client reconnecting through the endpoint would), and records every failed read."""
+
+    def __init__(self, conf, tmp):
+        super().__init__(daemon=True)
+        import yaml
+
+        with open(conf, encoding="utf-8") as f:
+            kc = yaml.safe_load(f)
+        cluster, user = kc["clusters"][0]["cluster"], kc["users"][0]["user"]
+        files = {}
+        for key, src in (("certificate-authority-data", cluster), ("client-certificate-data", user),
+                         ("client-key-data", user)):
+            files[key] = tmp / key
+            files[key].write_bytes(base64.b64decode(src[key]))
+        self.ctx = ssl.create_default_context(cafile=str(files["certificate-authority-data"]))
+        self.ctx.load_cert_chain(str(files["client-certificate-data"]), str(files["client-key-data"]))
+        self.host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+        self.port = int(port)
+        self.ok, self.failed = 0, []
+        self.stopping = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + 600
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=3)
+                conn.request("GET", "/api/v1/namespaces/kube-system")
+                resp = conn.getresponse()
+                resp.read()
+                conn.close()
+                if resp.status == 200:
+                    self.ok += 1
+                else:
+                    self.failed.append((time.strftime("%H:%M:%S"), resp.status))
+            except (OSError, http.client.HTTPException) as exc:
+                self.failed.append((time.strftime("%H:%M:%S"), repr(exc)[:200]))
+            time.sleep(0.1)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(10)
+
+
+def test_deleting_a_tenant_control_plane_pod_fails_no_read(site, tmp_path):
+    ns = "tenant-tenant-a"
+    pods = json.loads(kubectl(ADMIN, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+    assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
+    poller = TenantPoller(_tenant_conf("tenant-a"), tmp_path)
+    poller.start()
+    try:
+        time.sleep(2)
+        kubectl(ADMIN, "-n", ns, "delete", "pod", pods[0]["metadata"]["name"], "--wait=true", "--timeout=90s")
+        kubectl(ADMIN, "-n", ns, "rollout", "status", "deployment/kube-control-plane", "--timeout=120s")
+        time.sleep(2)
+    finally:
+        poller.stop()
+    print(f"pod deletion: {poller.ok} reads served, {len(poller.failed)} failed")
+    assert poller.failed == []
+    assert poller.ok > 50
+    after = json.loads(kubectl(ADMIN, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+    names = {p["metadata"]["name"] for p in after if all(c["ready"] for c in p["status"].get("containerStatuses", []))}
+    assert len(names) == 2 and pods[0]["metadata"]["name"] not in names, names
+
+
+def _etcd_member(action):
+    subprocess.run(["podman", "exec", "lab-etcd-0", "systemctl", action, "etcd"], check=True, timeout=120)
+
+
+def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_created(site, lab, bundle_dir, tmp_path):
+    admin_worker = json.loads(kubectl(ADMIN, "get", "node", "lab-admin-worker-0", "-o", "json").stdout)
+    address = next(a["address"] for a in admin_worker["status"]["addresses"] if a["type"] == "InternalIP")
+    extra = tmp_path / "tenant-c.yml"
+    extra.write_text(json.dumps({"tenants": {"hosts": {"tenant-c": {
+        "endpoint": {"address": address, "port": 31445}, "replicas": 1}}}}))
+    _etcd_member("stop")
+    try:
+        for tenant in ("tenant-a", "tenant-b"):
+            conf = _tenant_conf(tenant)
+            kubectl(conf, "delete", "configmap", "written-with-a-member-down", "--ignore-not-found")
+            kubectl(conf, "create", "configmap", "written-with-a-member-down", "--from-literal=k=v")
+            assert "written-with-a-member-down" in kubectl(conf, "get", "configmap", "-o", "name").stdout
+        third = run_playbook(os.path.join(REPO, "playbooks", "tenants.yml"), tmp_path,
+                             {"kamaji_bundle_dir": bundle_dir}, inventory=lab, args=("-i", str(extra)))
+        assert third.rc == 0, third.failed_tasks()
+        assert kubectl(_tenant_conf("tenant-c"), "get", "--raw", "/readyz").stdout == "ok"
+        assert "kube-system" in kubectl(_tenant_conf("tenant-c"), "get", "ns").stdout
+    finally:
+        _etcd_member("start")

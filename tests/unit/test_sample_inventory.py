@@ -83,3 +83,13 @@ def test_a_typo_is_caught():
         _validate("etcd", "etcd_", {"etcd_quota_backend_byte": 1})
     with pytest.raises(AssertionError):
         _validate("etcd", "etcd_", {"etcd_install_source": "ftp"})
+
+
+def test_tenant_workers_pass_the_role_spec_and_find_the_tenant_kubeconfigs(inventory):
+    written = {inventory["_meta"]["hostvars"][h]["tenant_control_plane_kubeconfig_dir"]
+               for h in _hosts(inventory, "tenants")}
+    for host in _hosts(inventory, "tenant_workers"):
+        hv = inventory["_meta"]["hostvars"][host]
+        given = _validate("tenant_worker", "tenant_worker_", hv)
+        # the role reads <tenant>.kubeconfig where the tenants play wrote it
+        assert {given.get("tenant_worker_kubeconfig_dir", hv.get("tenant_control_plane_kubeconfig_dir"))} == written, host

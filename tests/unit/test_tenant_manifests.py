@@ -103,6 +103,19 @@ def test_bootstrap_objects(etcd_ca):
     assert not [o for o in no_addons if o["kind"] in ("DaemonSet", "Deployment")]
 
 
+def test_kubelet_config_fields_are_merged_over_the_defaults(etcd_ca):
+    import yaml
+
+    spec, material, _unused = build(etcd_ca)
+    options = dict(OPTIONS, kubelet_config={"imageGCHighThresholdPercent": 100,
+                                            "evictionHard": {"imagefs.available": "1%"}})
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in tenant_manifests.bootstrap_objects(spec, material, options)}
+    kubelet = yaml.safe_load(objs[("ConfigMap", "kubelet-config")]["data"]["kubelet"])
+    assert kubelet["imageGCHighThresholdPercent"] == 100
+    assert kubelet["evictionHard"] == {"imagefs.available": "1%"}
+    assert kubelet["failCgroupV1"] is False and kubelet["clusterDomain"] == "cluster.local"
+
+
 @pytest.mark.parametrize(("wanted", "have", "same"), [
     ({"a": 1}, {"a": 1, "b": 2}, True),
     ({"a": 1}, {"a": 2}, False),

@@ -201,11 +201,13 @@ def up(sizes: dict, wait: float = 90) -> dict:
         sh("podman", "network", "create", "--internal", "--label", LABEL, NETWORK, stdout=subprocess.DEVNULL)
     groups = node_names(sizes)
     _remove_surplus(groups)
+    created = []
     for names in groups.values():
         for name in names:
             if sh("podman", "container", "exists", name, check=False).returncode == 0:
                 sh("podman", "start", name, stdout=subprocess.DEVNULL)
                 continue
+            created.append(name)
             sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
                "--privileged", "--systemd=always", *limits(),
                "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
@@ -223,7 +225,7 @@ def up(sizes: dict, wait: float = 90) -> dict:
     if pending:
         raise SystemExit(f"lab nodes not reachable over SSH after {wait:.0f}s: {', '.join(sorted(pending))}")
     write_inventory(groups, hosts, key)
-    log(f"lab up: {len(hosts)} nodes, inventory {INVENTORY}")
+    log(f"lab up: {len(hosts)} nodes ({len(created)} created), inventory {INVENTORY}")
     return hosts
 
 
@@ -284,6 +286,10 @@ def destroy() -> None:
         sh("podman", "network", "rm", "-f", NETWORK, stdout=subprocess.DEVNULL)
     if os.path.exists(INVENTORY):
         os.unlink(INVENTORY)
+    # kubeconfigs of the destroyed clusters (the SSH key stays: it is not tied to the nodes)
+    shutil.rmtree(os.path.join(LAB_DIR, "tenants"), ignore_errors=True)
+    if os.path.exists(ADMIN_KUBECONFIG):
+        os.unlink(ADMIN_KUBECONFIG)
     log(f"lab destroyed ({len(names)} containers, {len(volumes)} volumes)")
 
 
