@@ -51,6 +51,15 @@ class PlayResult:
         raise KeyError(name)
 
 
+def seconds(start, end=None):
+    """Seconds between two JSON-callback timestamps, or of one ``duration`` dict."""
+    from datetime import datetime
+
+    if end is None:
+        start, end = start["start"], start["end"]
+    return (datetime.fromisoformat(end.rstrip("Z")) - datetime.fromisoformat(start.rstrip("Z"))).total_seconds()
+
+
 def run_playbook(playbook, tmp_path, extra_vars=None, check=False, diff=False, inventory=None,
                  env=None, args=()):
     """``playbook`` is a list of plays (Python data) or a path to a playbook file."""

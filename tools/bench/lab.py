@@ -11,32 +11,29 @@ did it). The lab is destroyed first, so the site runs on fresh nodes, then:
   5. tenants.yml with one more tenant: time from the start of the play to the end of
      that tenant's /readyz wait (the tenant stays in the lab; `make lab-destroy` removes it)
 
-    python tools/bench/lab.py [--keep]     (prints a Markdown table for docs/lab.md)
+    python tools/bench/lab.py     (prints a Markdown table for docs/lab.md)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 CACHE = os.environ.get("KAMAJI_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "kamaji-core"))
 INVENTORY = os.path.join(REPO, "inventories", "lab", "hosts.yml")
 LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 
 
-def _ts(value):
-    return datetime.fromisoformat(value.rstrip("Z"))
-
-
-def timed(cmd, env=None):
+def timed(cmd):
     start = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
     took = time.perf_counter() - start
     if out.returncode != 0:
         sys.stderr.write(out.stdout[-4000:] + out.stderr[-4000:])
@@ -45,9 +42,16 @@ def timed(cmd, env=None):
 
 
 def playbook(path, *extra):
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    took, stdout = timed(["ansible-playbook", "-i", INVENTORY, os.path.join(REPO, "playbooks", path), *extra], env)
-    return took, json.loads(stdout[stdout.index("{"):])
+    """Wall time and JSON-callback data of one playbook run over the lab inventory."""
+    from ansible_runner import run_playbook
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        res = run_playbook(os.path.join(REPO, "playbooks", path), pathlib.Path(tmp), inventory=INVENTORY, args=extra)
+        took = time.perf_counter() - start
+    if res.rc != 0:
+        raise SystemExit(f"{path} failed (rc={res.rc}):\n{res.failed_tasks()}")
+    return took, res.data
 
 
 class Rows(list):
@@ -61,6 +65,8 @@ class Rows(list):
 
 
 def main() -> int:
+    from ansible_runner import seconds
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kube-version", default=os.environ.get("KUBE_VERSION", "v1.37.2"))
     ap.add_argument("--etcd-version", default=os.environ.get("ETCD_VERSION", "v3.7.3"))
@@ -77,8 +83,7 @@ def main() -> int:
     took, data = playbook("site.yml", "-e", f"kamaji_bundle_dir={bundle}")
     rows.append(("site, first run on fresh nodes", took))
     for play in data["plays"]:
-        d = play["play"]["duration"]
-        rows.append(("  play: " + play["play"]["name"], (_ts(d["end"]) - _ts(d["start"])).total_seconds()))
+        rows.append(("  play: " + play["play"]["name"], seconds(play["play"]["duration"])))
     took, data = playbook("site.yml", "-e", f"kamaji_bundle_dir={bundle}")
     changed = sum(s["changed"] for s in data["stats"].values())
     rows.append((f"site, idempotent re-run (changed={changed})", took))
@@ -98,11 +103,10 @@ def main() -> int:
     finally:
         os.unlink(extra.name)
     play = data["plays"][0]
-    start = _ts(play["play"]["duration"]["start"])
     wait = next(t for t in play["tasks"] if t["task"]["name"].endswith("Wait for /readyz (bounded)")
                 and "tenant-bench" in t["hosts"])
-    ready = _ts(wait["task"]["duration"]["end"])
-    rows.append(("one new tenant: start of its play to /readyz", (ready - start).total_seconds()))
+    rows.append(("one new tenant: start of its play to /readyz",
+                 seconds(play["play"]["duration"]["start"], wait["task"]["duration"]["end"])))
     rows.append(("one new tenant: whole tenants playbook", took))
 
     return 0

@@ -24,14 +24,12 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 
 def _profile(data):
-    from datetime import datetime
+    from ansible_runner import seconds
 
     rows = []
     for play in data["plays"]:
         for task in play["tasks"]:
-            d = task["task"]["duration"]
-            took = (datetime.fromisoformat(d["end"].rstrip("Z")) - datetime.fromisoformat(d["start"].rstrip("Z")))
-            rows.append((took.total_seconds(), task["task"]["name"]))
+            rows.append((seconds(task["task"]["duration"]), task["task"]["name"]))
     for took, name in sorted(rows, reverse=True)[:8]:
         print(f"      {took:6.1f} s  {name}")
 
