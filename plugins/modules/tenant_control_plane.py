@@ -132,13 +132,14 @@ options:
     default: 30
   output_dir:
     description:
-      - Scratch directory on the controller (the role's temporary directory). The admin
-        cluster objects of the batch go to C(admin-objects.yaml), each tenant's tenant cluster
-        objects to C(<host>-bootstrap.yaml) and its CA certificate to C(<host>-ca.crt), all mode 0600. They are written in check mode
-        too (they are computation results, not changes), so that the results stay small when
-        a batch holds hundreds of tenants.
+      - Scratch directory on the controller. The admin cluster objects of the batch go to
+        C(admin-objects.yaml), each tenant's tenant cluster objects to C(<host>-bootstrap.yaml)
+        and its CA certificate to C(<host>-ca.crt), all mode 0600. They are written in check
+        mode too (they are computation results, not changes), so that the results stay small
+        when a batch holds hundreds of tenants.
+      - When omitted, the module creates a private temporary directory (mode 0700) and returns
+        it as RV(output_dir); the caller removes it. It is removed again if the module fails.
     type: path
-    required: true
   play_check_mode:
     description:
       - The play runs in check mode (pass C(ansible_check_mode)). The task itself runs with
@@ -188,6 +189,10 @@ tenants:
       and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
   returned: always
   type: dict
+output_dir:
+  description: The scratch directory (O(output_dir), or the one the module created).
+  returned: always
+  type: str
 admin_objects_file:
   description: Path of C(admin-objects.yaml) in O(output_dir); every valid tenant's admin cluster objects in apply order.
   returned: always
@@ -217,6 +222,8 @@ errors:
 """
 
 import os
+import shutil
+import tempfile
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -255,7 +262,7 @@ def main():
             proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
             key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
             renewal_window_days=dict(type="int", default=30),
-            output_dir=dict(type="path", required=True),
+            output_dir=dict(type="path"),
             play_check_mode=dict(type="bool", default=False),
             etcd_root=dict(type="dict", options=dict(
                 cert=dict(type="str", required=True),
@@ -269,14 +276,24 @@ def main():
     if IMPORT_ERROR:
         module.fail_json(msg="kamaji.core tenant_control_plane module_utils failed to import", exception=IMPORT_ERROR)
     p = module.params
+    made, error = None, "internal error"
     try:
+        if not p["output_dir"]:
+            made = p["output_dir"] = tempfile.mkdtemp(prefix="kamaji-tenants-")
         result = compute(p)
         result.update(write_outputs(p, result, module.check_mode or p["play_check_mode"]))
+        error = None
     except pki.PKIError as exc:
-        module.fail_json(msg=str(exc))
+        error = str(exc)
     except OSError as exc:
-        module.fail_json(msg="output_dir: cannot write %s (%s)" % (p["output_dir"], exc))
-    module.exit_json(changed=False, **result)
+        error = "output_dir: cannot write %s (%s)" % (p["output_dir"], exc)
+    finally:
+        # a directory made here becomes the caller's only when the module succeeds
+        if made and error:
+            shutil.rmtree(made, ignore_errors=True)
+    if error:
+        module.fail_json(msg=error)
+    module.exit_json(changed=False, output_dir=p["output_dir"], **result)
 
 
 def _write(path, text):

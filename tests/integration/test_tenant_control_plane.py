@@ -250,3 +250,17 @@ def test_invalid_specs_fail_before_any_change_naming_the_field(etcd_cluster, kub
     assert etcd_cluster.etcdctl("user", "list").stdout == before
     namespaces = kube_control_plane.kubectl("get", "ns", "-o", "name").stdout
     assert not [n for n in namespaces.split() if n.startswith("namespace/tenant-t")]
+
+
+def test_missing_admin_kubeconfig_fails_naming_the_variable(etcd_cluster, kube_control_plane, tmp_path):
+    missing = str(tmp_path / "no-such-admin.conf")
+    tenant = {"tenant-k": {"endpoint": {"address": "127.0.0.1", "port": free_port()}}}
+    inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant,
+                           tenant_control_plane_admin_kubeconfig=missing)
+    before = etcd_cluster.etcdctl("user", "list").stdout
+    res = run_playbook(PLAYBOOK, tmp_path, inventory=inventory)
+    assert res.rc != 0
+    msg = res.task("The admin cluster's kubeconfig is a file on the controller", host="tenant-k")["msg"]
+    assert msg.startswith(f"tenant_control_plane_admin_kubeconfig: {missing} is not a file"), msg
+    assert etcd_cluster.etcdctl("user", "list").stdout == before
+    assert "tenant-tenant-k" not in kube_control_plane.kubectl("get", "ns", "-o", "name").stdout
