@@ -102,9 +102,12 @@ build: collections
 	@mkdir -p $(BUILD)/dist
 	@ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 
+# Node counts of the lab, e.g. LAB_SIZES="--admin-control-plane=3" (HA behind the lab's load balancer).
+LAB_SIZES ?=
+
 lab: deps collections binaries
 	@ansible-playbook playbooks/offline_bundle.yml -e offline_bundle_cache_dir=$(KAMAJI_CACHE)
-	@$(VENV)/bin/python tools/lab/lab.py up
+	@$(VENV)/bin/python tools/lab/lab.py up $(LAB_SIZES)
 	@ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml -e kamaji_bundle_dir=$(LAB_BUNDLE)
 	@for conf in $(KAMAJI_CACHE)/lab/tenants/*.kubeconfig; do \
 	  echo "== tenant $$(basename $$conf .kubeconfig): KUBECONFIG=$$conf"; \

@@ -93,3 +93,16 @@ def test_tenant_workers_pass_the_role_spec_and_find_the_tenant_kubeconfigs(inven
         given = _validate("tenant_worker", "tenant_worker_", hv)
         # the role reads <tenant>.kubeconfig where the tenants play wrote it
         assert {given.get("tenant_worker_kubeconfig_dir", hv.get("tenant_control_plane_kubeconfig_dir"))} == written, host
+
+
+def test_admin_cluster_variables_pass_the_role_argument_specs(inventory):
+    admin = _hosts(inventory, "admin_control_plane") + _hosts(inventory, "admin_workers")
+    for host in admin:
+        hv = inventory["_meta"]["hostvars"][host]
+        given = _validate("admin_cluster", "admin_cluster_", hv)
+        for role in ("containerd", "kube_packages", "node_prereqs"):
+            _validate(role, role + "_", hv)
+        assert hv["kamaji_bundle_dir"], host
+    # HA: a shared endpoint, and an odd number of control-plane nodes (stacked etcd quorum)
+    assert given["admin_cluster_control_plane_endpoint"]
+    assert len(_hosts(inventory, "admin_control_plane")) % 2 == 1

@@ -30,10 +30,10 @@ MIRROR = os.environ.get("KAMAJI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 PACKAGES = sorted([
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping", "procps",
     "ca-certificates", "kmod", "iptables", "conntrack", "socat", "ethtool", "containerd", "runc",
-    "containernetworking-plugins",
+    "containernetworking-plugins", "haproxy",
 ])
 # Changes to the customisation below must change this number (it is part of the image key).
-CUSTOMISATION = 3
+CUSTOMISATION = 4
 # Run at boot in every lab node, before containerd and the kubelet. A node container sees
 # cgroup v1 hierarchies mounted at its own subtree (name=systemd a second time, at the host's
 # root, on top; a few others only at the host's root), while /proc/self/cgroup names full host
@@ -79,6 +79,28 @@ ExecStart=/usr/local/sbin/kamaji-lab-node-prep
 WantedBy=multi-user.target
 """
 DEFAULT_NODES = {"etcd": 3, "admin_control_plane": 1, "admin_workers": 1, "tenant_workers": 2}
+# With more than one admin control-plane node the lab adds what a platform team brings for
+# HA: a TCP load balancer in front of the kube-apiservers (haproxy in a node container, not
+# managed by Ansible), whose address is the admin cluster's shared endpoint.
+LB = "lab-admin-lb"
+LB_CONFIG = """global
+    log stdout format raw local0 notice
+defaults
+    mode tcp
+    log global
+    timeout connect 3s
+    timeout client 1h
+    timeout server 1h
+frontend admin-api
+    bind :6443
+    default_backend admin-control-plane
+backend admin-control-plane
+    # a kube-apiserver leaves the rotation when its /readyz fails twice (1 s apart)
+    option httpchk GET /readyz
+    http-check expect status 200
+    balance roundrobin
+{servers}
+"""
 INVENTORY = os.path.join(REPO, "inventories", "lab", "hosts.yml")
 ADMIN_KUBECONFIG = os.path.join(LAB_DIR, "admin.conf")
 
@@ -107,10 +129,12 @@ def _customise(rootfs: str) -> None:
         f.write("[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n")
     with open(os.path.join(rootfs, "etc", "ssh", "sshd_config.d", "kamaji-lab.conf"), "w", encoding="utf-8") as f:
         f.write("PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n")
-    # containerd is configured by the project's roles; do not start the Debian default
-    wants = os.path.join(rootfs, "etc", "systemd", "system", "multi-user.target.wants", "containerd.service")
-    if os.path.lexists(wants):
-        os.unlink(wants)
+    # containerd is configured by the project's roles, haproxy only runs in the lab's load
+    # balancer of an HA admin control plane: do not start the Debian defaults
+    for unit in ("containerd.service", "haproxy.service"):
+        wants = os.path.join(rootfs, "etc", "systemd", "system", "multi-user.target.wants", unit)
+        if os.path.lexists(wants):
+            os.unlink(wants)
     os.makedirs(os.path.join(rootfs, "root", ".ssh"), mode=0o700, exist_ok=True)
     prep = os.path.join(rootfs, "usr", "local", "sbin", "kamaji-lab-node-prep")
     os.makedirs(os.path.dirname(prep), exist_ok=True)
@@ -200,19 +224,21 @@ def up(sizes: dict, wait: float = 90) -> dict:
     if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
         sh("podman", "network", "create", "--internal", "--label", LABEL, NETWORK, stdout=subprocess.DEVNULL)
     groups = node_names(sizes)
-    _remove_surplus(groups)
+    ha = len(groups.get("admin_control_plane", [])) > 1
+    _remove_surplus(groups, [LB] if ha else [])
     created = []
-    for names in groups.values():
-        for name in names:
-            if sh("podman", "container", "exists", name, check=False).returncode == 0:
-                sh("podman", "start", name, stdout=subprocess.DEVNULL)
-                continue
-            created.append(name)
-            sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
-               "--privileged", "--systemd=always", *limits(),
-               "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
-               "-v", f"{name}-var:/var/lib/containerd", tag, stdout=subprocess.DEVNULL)
+    for name in [n for names in groups.values() for n in names] + ([LB] if ha else []):
+        if sh("podman", "container", "exists", name, check=False).returncode == 0:
+            sh("podman", "start", name, stdout=subprocess.DEVNULL)
+            continue
+        created.append(name)
+        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
+           "--privileged", "--systemd=always", *limits(),
+           "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
+           "-v", f"{name}-var:/var/lib/containerd", tag, stdout=subprocess.DEVNULL)
     hosts = {name: container_ip(name) for names in groups.values() for name in names}
+    if ha:
+        hosts[LB] = container_ip(LB)
     deadline = time.monotonic() + wait
     pending = set(hosts)
     while pending and time.monotonic() < deadline:
@@ -224,14 +250,29 @@ def up(sizes: dict, wait: float = 90) -> dict:
             time.sleep(1)
     if pending:
         raise SystemExit(f"lab nodes not reachable over SSH after {wait:.0f}s: {', '.join(sorted(pending))}")
-    write_inventory(groups, hosts, key)
+    endpoint = load_balancer(key, hosts, groups["admin_control_plane"]) if ha else None
+    write_inventory(groups, hosts, key, endpoint)
     log(f"lab up: {len(hosts)} nodes ({len(created)} created), inventory {INVENTORY}")
     return hosts
 
 
-def _remove_surplus(groups: dict) -> None:
+def load_balancer(key: str, hosts: dict, control_plane: list) -> str:
+    """Configure and (re)start haproxy in the lab's load balancer; returns the endpoint."""
+    line = "    server {0} {1}:6443 check check-ssl verify none inter 1s fall 2 rise 2"
+    servers = "\n".join(line.format(n, hosts[n]) for n in control_plane)
+    config = LB_CONFIG.format(servers=servers)
+    ssh = ["ssh", *ssh_options(key), f"root@{hosts[LB]}"]
+    current = sh(*ssh, "cat /etc/haproxy/haproxy.cfg", check=False, capture=True).stdout
+    if current != config or sh(*ssh, "systemctl is-active -q haproxy", check=False).returncode != 0:
+        sh(*ssh, "cat > /etc/haproxy/haproxy.cfg && systemctl enable -q haproxy && systemctl restart haproxy",
+           input=config)
+        log(f"load balancer {LB}: {hosts[LB]}:6443 -> {', '.join(control_plane)}")
+    return f"{hosts[LB]}:6443"
+
+
+def _remove_surplus(groups: dict, extra: list) -> None:
     """Sizes are the truth: lab nodes beyond them (from an earlier, larger `up`) are removed."""
-    wanted = {n for names in groups.values() for n in names}
+    wanted = {n for names in groups.values() for n in names} | set(extra)
     running = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
     surplus = sorted(set(running) - wanted)
     if surplus:
@@ -246,7 +287,7 @@ def ssh_options(key: str) -> list[str]:
             "-o", "ConnectTimeout=3", "-o", "BatchMode=yes"]
 
 
-def write_inventory(groups: dict, hosts: dict, key: str) -> None:
+def write_inventory(groups: dict, hosts: dict, key: str, endpoint: str | None = None) -> None:
     os.makedirs(os.path.dirname(INVENTORY), exist_ok=True)
     children = {group: {"hosts": {n: {"ansible_host": hosts[n]} for n in names}} for group, names in groups.items()}
     # one tenant per tenant worker, reached through the first admin worker's NodePorts
@@ -268,6 +309,8 @@ def write_inventory(groups: dict, hosts: dict, key: str) -> None:
                  "tenant_control_plane_kubeconfig_dir": os.path.join(LAB_DIR, "tenants")},
         "children": children,
     }}
+    if endpoint:
+        inventory["all"]["vars"]["admin_cluster_control_plane_endpoint"] = endpoint
     with open(INVENTORY, "w", encoding="utf-8") as f:
         f.write("# Written by tools/lab/lab.py; the lab's own inventory (not for real machines).\n")
         json.dump(inventory, f, indent=2)

@@ -1,0 +1,90 @@
+"""An HA admin control plane on the lab: three kubeadm control-plane nodes behind a shared
+endpoint (the lab's haproxy load balancer), joined one at a time by the admin_cluster role.
+
+Runs after test_site.py (file order): it replaces the lab with fresh admin nodes, since a
+kubeadm cluster's control-plane endpoint is fixed when it is initialised."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+from ansible_runner import run_playbook
+from conftest import LAB, lab_up
+from fixtures.procs import CACHE, REPO, binary
+
+PLAYBOOK = os.path.join(REPO, "playbooks", "admin_cluster.yml")
+ADMIN = os.path.join(CACHE, "lab", "admin.conf")
+CONTROL_PLANE = ["lab-admin-cp-0", "lab-admin-cp-1", "lab-admin-cp-2"]
+
+
+def kubectl(*args, check=True, timeout=60):
+    return subprocess.run([binary("kubectl"), "--kubeconfig", ADMIN, "--request-timeout=10s", *args],
+                          capture_output=True, text=True, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def ha(lab, bundle_dir, tmp_path_factory):
+    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=True)
+    inventory = lab_up(etcd=0, admin_control_plane=3, admin_workers=1, tenant_workers=0)
+    with open(inventory, encoding="utf-8") as f:
+        endpoint = yaml.safe_load(f)["all"]["vars"]["admin_cluster_control_plane_endpoint"]
+    tmp = tmp_path_factory.mktemp("ha")
+    runs = {}
+    for label in ("first", "second"):
+        start = time.monotonic()
+        runs[label] = run_playbook(PLAYBOOK, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=inventory)
+        print(f"admin cluster with 3 control-plane nodes, {label} run: {time.monotonic() - start:.0f} s")
+        assert runs[label].rc == 0, runs[label].failed_tasks()
+    yield {"endpoint": endpoint, "runs": runs}
+    # the other e2e modules expect the default lab: leave none of the HA nodes behind
+    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
+
+
+def test_three_control_plane_nodes_ready_behind_the_shared_endpoint(ha):
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    assert sorted(n["metadata"]["name"] for n in nodes) == [*CONTROL_PLANE, "lab-admin-worker-0"]
+    for node in nodes:
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", (node["metadata"]["name"], ready)
+    etcd = json.loads(kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o", "json").stdout)
+    assert sorted(p["spec"]["nodeName"] for p in etcd["items"]) == CONTROL_PLANE
+    conf = yaml.safe_load(open(ADMIN, encoding="utf-8"))
+    assert conf["clusters"][0]["cluster"]["server"] == f"https://{ha['endpoint']}"
+
+
+def test_second_run_changes_nothing(ha):
+    stats = ha["runs"]["second"].stats
+    assert {h: s["changed"] for h, s in stats.items() if s["changed"]} == {}
+
+
+def test_another_endpoint_fails_naming_the_variable(ha, bundle_dir, tmp_path):
+    inventory = os.path.join(REPO, "inventories", "lab", "hosts.yml")
+    res = run_playbook(PLAYBOOK, tmp_path, {"kamaji_bundle_dir": bundle_dir,
+                                            "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
+                       inventory=inventory)
+    assert res.rc != 0
+    msg = res.task("The cluster serves on the configured shared endpoint (kubeadm fixes it at init)",
+                   host="lab-admin-cp-0")["msg"]
+    assert msg.startswith("admin_cluster_control_plane_endpoint: the admin cluster was initialised with the endpoint "
+                          f"https://{ha['endpoint']}, not 10.255.0.1:6443"), msg
+
+
+def test_admin_api_survives_the_first_control_plane_node_stopping(ha):
+    subprocess.run(["podman", "stop", "-t", "5", "lab-admin-cp-0"], check=True, capture_output=True)
+    try:
+        # haproxy drops the stopped server after two failed checks 1 s apart; bounded wait
+        deadline = time.monotonic() + 60
+        while True:
+            got = kubectl("create", "configmap", "written-with-cp-0-down", "-n", "default", check=False)
+            if got.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert got.returncode == 0, got.stderr
+        reads = [kubectl("get", "configmap", "-n", "default", check=False) for _read in range(5)]
+        assert all("written-with-cp-0-down" in r.stdout for r in reads), [r.stderr for r in reads]  # each one served
+    finally:
+        subprocess.run(["podman", "start", "lab-admin-cp-0"], check=False, capture_output=True)
