@@ -17,7 +17,7 @@ COREDNS_VERSION ?= v1.14.6
 OLDER_KUBE_VERSIONS ?= v1.36.3 v1.35.4
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
-APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry
+APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry gpg
 
 LAB_BUNDLE   := $(KAMAJI_CACHE)/bundle/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION

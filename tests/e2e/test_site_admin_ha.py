@@ -1,6 +1,11 @@
 """An HA admin control plane on the lab: three kubeadm control-plane nodes behind a shared
 endpoint (the lab's haproxy load balancer), joined one at a time by the admin_cluster role.
 
+These nodes get kubelet, kubeadm and kubectl from a package repository (kube_packages
+source "apt"): a signed repository laid out like the upstream one, built from the
+project's binaries (fixtures/apt_repo.py) and served over HTTP by the load balancer node;
+the nodes have no other package source. test_site.py covers the bundle source.
+
 Runs after test_site.py (file order): it replaces the lab with fresh admin nodes, since a
 kubeadm cluster's control-plane endpoint is fixed when it is initialised."""
 from __future__ import annotations
@@ -14,11 +19,13 @@ import pytest
 import yaml
 from ansible_runner import run_playbook
 from conftest import LAB, lab_up
-from fixtures.procs import CACHE, REPO, binary
+from fixtures import apt_repo
+from fixtures.procs import CACHE, KUBE_VERSION, REPO, binary
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "admin_cluster.yml")
 ADMIN = os.path.join(CACHE, "lab", "admin.conf")
 CONTROL_PLANE = ["lab-admin-cp-0", "lab-admin-cp-1", "lab-admin-cp-2"]
+NODES = [*CONTROL_PLANE, "lab-admin-worker-0"]
 
 
 def kubectl(*args, check=True, timeout=60):
@@ -33,13 +40,22 @@ def ha(lab, bundle_dir, tmp_path_factory):
     with open(inventory, encoding="utf-8") as f:
         endpoint = yaml.safe_load(f)["all"]["vars"]["admin_cluster_control_plane_endpoint"]
     tmp = tmp_path_factory.mktemp("ha")
+    # the package repository, served by the load balancer node; no other source on the nodes
+    repo = apt_repo.build(str(tmp / "apt"), KUBE_VERSION)
+    subprocess.run(["podman", "cp", repo, "lab-admin-lb:/srv/kube-apt"], check=True, capture_output=True)
+    subprocess.run(["podman", "exec", "-d", "lab-admin-lb", "python3", "-m", "http.server", "8080", "--directory",
+                    "/srv/kube-apt"], check=True, capture_output=True)
+    for node in NODES:
+        subprocess.run(["podman", "exec", node, "rm", "-f", "/etc/apt/sources.list"], check=True, capture_output=True)
+    extra = {"kamaji_bundle_dir": bundle_dir, "kube_packages_source": "apt",
+             "kube_packages_apt_repository": f"http://{endpoint.rsplit(':', 1)[0]}:8080/"}
     runs = {}
     for label in ("first", "second"):
         start = time.monotonic()
-        runs[label] = run_playbook(PLAYBOOK, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=inventory)
+        runs[label] = run_playbook(PLAYBOOK, tmp, extra, inventory=inventory)
         print(f"admin cluster with 3 control-plane nodes, {label} run: {time.monotonic() - start:.0f} s")
         assert runs[label].rc == 0, runs[label].failed_tasks()
-    yield {"endpoint": endpoint, "runs": runs}
+    yield {"endpoint": endpoint, "runs": runs, "extra": extra}
     # the other e2e modules expect the default lab: leave none of the HA nodes behind
     subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
 
@@ -56,15 +72,25 @@ def test_three_control_plane_nodes_ready_behind_the_shared_endpoint(ha):
     assert conf["clusters"][0]["cluster"]["server"] == f"https://{ha['endpoint']}"
 
 
+def test_kube_packages_from_the_repository_pinned_and_held(ha):
+    want = f"{KUBE_VERSION.lstrip('v')}-1.1 hi"  # h: held, i: installed
+    for node in NODES:
+        out = subprocess.run(["podman", "exec", node, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n",
+                              "kubelet", "kubeadm", "kubectl"], check=True, capture_output=True, text=True).stdout
+        assert sorted(line.strip() for line in out.splitlines()) == [f"{p} {want}" for p in ("kubeadm", "kubectl", "kubelet")], out
+        unit = subprocess.run(["podman", "exec", node, "systemctl", "show", "-p", "ExecStart", "kubelet"], check=True,
+                              capture_output=True, text=True).stdout
+        assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (node, unit)
+
+
 def test_second_run_changes_nothing(ha):
     stats = ha["runs"]["second"].stats
     assert {h: s["changed"] for h, s in stats.items() if s["changed"]} == {}
 
 
-def test_another_endpoint_fails_naming_the_variable(ha, bundle_dir, tmp_path):
+def test_another_endpoint_fails_naming_the_variable(ha, tmp_path):
     inventory = os.path.join(REPO, "inventories", "lab", "hosts.yml")
-    res = run_playbook(PLAYBOOK, tmp_path, {"kamaji_bundle_dir": bundle_dir,
-                                            "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
+    res = run_playbook(PLAYBOOK, tmp_path, {**ha["extra"], "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
                        inventory=inventory)
     assert res.rc != 0
     msg = res.task("The cluster serves on the configured shared endpoint (kubeadm fixes it at init)",
