@@ -88,7 +88,10 @@ LB_CONFIG = """global
 defaults
     mode tcp
     log global
-    timeout connect 3s
+    # a connection to a server that has just gone away is retried on another one
+    timeout connect 1s
+    retries 2
+    option redispatch 1
     timeout client 1h
     timeout server 1h
 frontend admin-api
