@@ -13,6 +13,9 @@ LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 
 @pytest.fixture(scope="session")
 def lab():
+    # The tier starts from fresh nodes: a lab left by an interrupted run (or by `make lab`) may
+    # carry a deployed site, which would make every "first run" test a re-run.
+    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
     up = subprocess.run([*LAB, "up"], capture_output=True, text=True, check=False)
     if up.returncode != 0:
         pytest.fail(f"the lab did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)

@@ -37,3 +37,22 @@ def test_lab_up_again_changes_nothing(lab):
     after = subprocess.run(["podman", "ps", "--filter", "label=io.kamaji.lab=1", "--format", "{{.ID}}"],
                            capture_output=True, text=True, check=True).stdout.split()
     assert sorted(before) == sorted(after)
+
+
+def test_a_node_whose_processes_died_under_podman_is_replaced_by_the_next_up(lab):
+    """Killing conmon and the node's init together (as when the session running podman is killed)
+    leaves podman recording the node as running; `up` must replace it, not wait on SSH in vain."""
+    name = "lab-tenant-worker-1"
+    pids = subprocess.run(["podman", "inspect", name, "--format", "{{.State.ConmonPid}} {{.State.Pid}}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["kill", "-9", *pids], check=True)
+    status = subprocess.run(["podman", "inspect", name, "--format", "{{.State.Status}}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert status == "running"  # what podman believes
+    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up"], capture_output=True, text=True,
+                           check=False, timeout=300)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert f"{name}: podman records it running but its processes are gone" in again.stdout
+    probe = subprocess.run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"],
+                           capture_output=True, text=True, check=False, timeout=120)
+    assert probe.stdout.strip() in ("running", "degraded"), probe.stdout + probe.stderr

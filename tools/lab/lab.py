@@ -232,8 +232,13 @@ def up(sizes: dict, wait: float = 90) -> dict:
     created = []
     for name in [n for names in groups.values() for n in names] + ([LB] if ha else []):
         if sh("podman", "container", "exists", name, check=False).returncode == 0:
-            sh("podman", "start", name, stdout=subprocess.DEVNULL)
-            continue
+            if not _orphaned(name):
+                sh("podman", "start", name, stdout=subprocess.DEVNULL)
+                continue
+            _remove(name)
+            sh("podman", "volume", "rm", "-f", f"{name}-var", check=False,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log(f"{name}: podman records it running but its processes are gone; replaced by a fresh node")
         created.append(name)
         sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
            "--privileged", "--systemd=always", *limits(),
@@ -273,13 +278,41 @@ def load_balancer(key: str, hosts: dict, control_plane: list) -> str:
     return f"{hosts[LB]}:6443"
 
 
+def _remove(*names: str) -> None:
+    """Remove containers, orphaned ones too: for those a plain `rm -f` fails once ("could not be
+    stopped ... state improper") and only moves them to "stopping"; a `stop` first settles them."""
+    sh("podman", "stop", "-t", "5", *names, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sh("podman", "rm", "-f", "-t", "0", *names, stdout=subprocess.DEVNULL)
+
+
+def _orphaned(name: str) -> bool:
+    """True for a container podman records as running whose processes are gone.
+
+    That happens when the session that ran podman is killed with everything in it (conmon
+    included), without a host reboot: podman never learns of the exit, `podman start` refuses
+    ("container state improper") and `podman exec` fails. Only removing it helps. A container
+    that exited normally (host reboot, `podman stop`) is not orphaned: `podman start` boots it.
+    """
+    out = sh("podman", "container", "inspect", name, "--format", "{{.State.Status}} {{.State.Pid}}",
+             capture=True).stdout.split()
+    status, pid = out[0], int(out[1])
+    if status not in ("running", "stopping", "paused"):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            # a zombie counts as gone: with conmon dead, its reaper may be an init that never reaps
+            return pid <= 0 or f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def _remove_surplus(groups: dict, extra: list) -> None:
     """Sizes are the truth: lab nodes beyond them (from an earlier, larger `up`) are removed."""
     wanted = {n for names in groups.values() for n in names} | set(extra)
     running = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
     surplus = sorted(set(running) - wanted)
     if surplus:
-        sh("podman", "rm", "-f", "-t", "5", *surplus, stdout=subprocess.DEVNULL)
+        _remove(*surplus)
         sh("podman", "volume", "rm", "-f", *[f"{n}-var" for n in surplus], check=False,
            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         log(f"removed surplus nodes: {', '.join(surplus)}")
@@ -323,7 +356,7 @@ def write_inventory(groups: dict, hosts: dict, key: str, endpoint: str | None = 
 def destroy() -> None:
     names = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
     if names:
-        sh("podman", "rm", "-f", "-t", "5", *names, stdout=subprocess.DEVNULL)
+        _remove(*names)
     volumes = [v for v in sh("podman", "volume", "ls", "--format", "{{.Name}}", capture=True).stdout.split()
                if v.startswith("lab-") and v.endswith("-var")]
     if volumes:
