@@ -29,11 +29,23 @@ def kubectl(conf, *args, check=True):
 def site(lab, bundle_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
     runs = {}
+    # check mode first, on machines with no admin cluster, tenant or joined worker yet
+    runs["check"] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
+    runs["after_check"] = {
+        "admin.conf on lab-admin-cp-0": subprocess.run(["podman", "exec", "lab-admin-cp-0", "test", "-e",
+                                                        "/etc/kubernetes/admin.conf"], check=False).returncode == 0,
+        "kubelet.conf on lab-tenant-worker-0": subprocess.run(["podman", "exec", "lab-tenant-worker-0", "test", "-e",
+                                                               "/etc/kubernetes/kubelet.conf"], check=False).returncode == 0,
+        "admin kubeconfig on the controller": os.path.exists(ADMIN),
+        "tenant kubeconfigs on the controller": sorted(os.listdir(TENANTS)) if os.path.isdir(TENANTS) else [],
+    }
     for label in ("first", "second"):
         start = time.monotonic()
         runs[label] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab)
         runs[label + "_seconds"] = time.monotonic() - start
         assert runs[label].rc == 0, runs[label].failed_tasks()
+    # and check mode again on the deployed site: the preview of a re-run, nothing to change
+    runs["check_deployed"] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
     print(f"site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
     return runs
 
@@ -63,6 +75,25 @@ def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
     kubectl(a, "create", "configmap", "only-in-a", "--from-literal=k=v")
     assert kubectl(b, "get", "configmap", "only-in-a", check=False).returncode != 0
     assert kubectl(a, "-n", "kube-public", "get", "configmap", "cluster-info").returncode == 0
+
+
+def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
+    check = site["check"]
+    assert check.rc == 0, check.failed_tasks()
+    assert site["after_check"] == {"admin.conf on lab-admin-cp-0": False, "kubelet.conf on lab-tenant-worker-0": False,
+                                   "admin kubeconfig on the controller": False, "tenant kubeconfigs on the controller": []}
+    init = check.task("Check mode - the admin cluster does not exist yet", host="lab-admin-cp-0")
+    assert init["changed"] and init["msg"].startswith("kubeadm init on lab-admin-cp-0 would create the admin cluster")
+    tenant = check.task("Check mode - no admin cluster to create the tenant in yet", host="tenant-a")
+    assert tenant["changed"] and tenant["msg"].startswith("tenant tenant-a would be created"), tenant
+    worker = check.task("Check mode - the tenant does not exist yet", host="lab-tenant-worker-1")
+    assert worker["changed"] and worker["msg"].startswith("lab-tenant-worker-1 would join tenant tenant-b"), worker
+
+
+def test_check_mode_on_the_deployed_site_reports_no_change(site):
+    check = site["check_deployed"]
+    assert check.rc == 0, check.failed_tasks()
+    assert {h: s["changed"] for h, s in check.stats.items() if s.get("changed")} == {}
 
 
 def test_second_site_run_changes_nothing(site):

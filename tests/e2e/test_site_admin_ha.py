@@ -47,8 +47,13 @@ def ha(lab, bundle_dir, tmp_path_factory):
                     "/srv/kube-apt"], check=True, capture_output=True)
     for node in NODES:
         subprocess.run(["podman", "exec", node, "rm", "-f", "/etc/apt/sources.list"], check=True, capture_output=True)
-    extra = {"kamaji_bundle_dir": bundle_dir, "kube_packages_source": "apt",
-             "kube_packages_apt_repository": f"http://{endpoint.rsplit(':', 1)[0]}:8080/"}
+    repository = f"http://{endpoint.rsplit(':', 1)[0]}:8080/"
+    # the worker was set up for an earlier minor: its repository (gone from the server) must be
+    # replaced, or apt's update fails on it
+    subprocess.run(["podman", "exec", "-i", "lab-admin-worker-0", "sh", "-c",
+                    "cat > /etc/apt/sources.list.d/kamaji-kubernetes.list"], check=True, capture_output=True, text=True,
+                   input=f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {repository}v1.36/ /\n")
+    extra = {"kamaji_bundle_dir": bundle_dir, "kube_packages_source": "apt", "kube_packages_apt_repository": repository}
     runs = {}
     for label in ("first", "second"):
         start = time.monotonic()
@@ -83,6 +88,14 @@ def test_kube_packages_from_the_repository_pinned_and_held(ha):
         assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (node, unit)
 
 
+def test_the_sources_file_holds_the_configured_repository_only(ha):
+    want = f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {ha['extra']['kube_packages_apt_repository']} /\n"
+    for node in NODES:
+        got = subprocess.run(["podman", "exec", node, "cat", "/etc/apt/sources.list.d/kamaji-kubernetes.list"],
+                             check=True, capture_output=True, text=True).stdout
+        assert got == want, (node, got)
+
+
 def test_second_run_changes_nothing(ha):
     stats = ha["runs"]["second"].stats
     assert {h: s["changed"] for h, s in stats.items() if s["changed"]} == {}
@@ -114,3 +127,33 @@ def test_admin_api_survives_the_first_control_plane_node_stopping(ha):
         assert all("written-with-cp-0-down" in r.stdout for r in reads), [r.stderr for r in reads]  # each one served
     finally:
         subprocess.run(["podman", "start", "lab-admin-cp-0"], check=False, capture_output=True)
+
+
+def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(ha):
+    """Runs last in this module. The bridge network's routes to the other nodes' pod CIDRs are
+    applied at boot (a container restart starts a new network namespace: no route survives it
+    by itself), and the lab node comes back with its fixed address, so the kubelet is Ready."""
+    nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+    cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in nodes}
+    node = "lab-admin-worker-0"
+
+    def address():
+        out = subprocess.run(["podman", "inspect", node, "--format", "{{json .NetworkSettings.Networks}}"],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)["kamaji-lab"]["IPAddress"]
+
+    before = address()
+    subprocess.run(["podman", "restart", "-t", "10", node], check=True, capture_output=True, timeout=120)
+    booted = subprocess.run(["podman", "exec", node, "systemctl", "is-system-running", "--wait"], capture_output=True,
+                            text=True, check=False, timeout=180)
+    assert booted.stdout.strip() in ("running", "degraded"), booted.stdout + booted.stderr
+    unit = subprocess.run(["podman", "exec", node, "systemctl", "is-active", "kamaji-pod-routes"], capture_output=True,
+                          text=True, check=False).stdout.strip()
+    routes = subprocess.run(["podman", "exec", node, "ip", "-4", "route", "show"], capture_output=True, text=True,
+                            check=True).stdout
+    assert unit == "active", unit
+    for cp in CONTROL_PLANE:
+        assert f"{cidrs[cp]} via " in routes, (cp, cidrs[cp], routes)
+    assert address() == before
+    ready = kubectl("wait", "--for=condition=Ready", f"node/{node}", "--timeout=120s", check=False, timeout=150)
+    assert ready.returncode == 0, ready.stderr

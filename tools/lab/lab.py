@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import ipaddress
 import json
 import os
 import resource
@@ -202,6 +203,28 @@ def node_names(sizes: dict) -> dict:
     return {group: [f"lab-{prefix[group]}-{i}" for i in range(n)] for group, n in sizes.items()}
 
 
+# Fixed addresses in the lab network, like real machines have: a node keeps its address when
+# it restarts (podman would otherwise give it the next free one, and the etcd member URLs,
+# certificate SANs, kubelet InternalIPs and the inventory would all point elsewhere).
+HOST_OFFSETS = {"etcd": 10, "admin_control_plane": 40, "admin_workers": 70, "tenant_workers": 100}
+GROUP_MAX = 30
+LB_OFFSET = 5
+
+
+def network_subnet() -> ipaddress.IPv4Network:
+    out = sh("podman", "network", "inspect", NETWORK, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}",
+             capture=True).stdout.split()
+    nets = [ipaddress.ip_network(n) for n in out if ipaddress.ip_network(n).version == 4]
+    if not nets or nets[0].num_addresses < 256:
+        raise SystemExit(f"podman network {NETWORK}: needs an IPv4 subnet of at least /24, has {out}")
+    return nets[0]
+
+
+def node_address(subnet: ipaddress.IPv4Network, group: str | None, index: int) -> str:
+    offset = LB_OFFSET if group is None else HOST_OFFSETS[group] + index
+    return str(subnet.network_address + offset)
+
+
 def container_ip(name: str) -> str:
     out = sh("podman", "inspect", name, "--format", "{{json .NetworkSettings.Networks}}", capture=True).stdout
     return json.loads(out)[NETWORK]["IPAddress"]
@@ -227,20 +250,31 @@ def up(sizes: dict, wait: float = 90) -> dict:
     if sh("podman", "network", "exists", NETWORK, check=False).returncode != 0:
         sh("podman", "network", "create", "--internal", "--label", LABEL, NETWORK, stdout=subprocess.DEVNULL)
     groups = node_names(sizes)
+    too_many = {g: len(n) for g, n in groups.items() if len(n) > GROUP_MAX}
+    if too_many:
+        raise SystemExit(f"lab sizes: at most {GROUP_MAX} nodes per group, asked for {too_many}")
+    subnet = network_subnet()
+    address = {n: node_address(subnet, g, i) for g, names in groups.items() for i, n in enumerate(names)}
+    address[LB] = node_address(subnet, None, 0)
     ha = len(groups.get("admin_control_plane", [])) > 1
     _remove_surplus(groups, [LB] if ha else [])
     created = []
     for name in [n for names in groups.values() for n in names] + ([LB] if ha else []):
         if sh("podman", "container", "exists", name, check=False).returncode == 0:
-            if not _orphaned(name):
+            if _static_ip(name) != address[name]:
+                reason = f"made without its fixed address {address[name]}"
+            elif _orphaned(name):
+                reason = "podman records it running but its processes are gone"
+            else:
                 sh("podman", "start", name, stdout=subprocess.DEVNULL)
                 continue
             _remove(name)
             sh("podman", "volume", "rm", "-f", f"{name}-var", check=False,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            log(f"{name}: podman records it running but its processes are gone; replaced by a fresh node")
+            log(f"{name}: {reason}; replaced by a fresh node")
         created.append(name)
-        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL, "--network", NETWORK,
+        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
+           "--network", NETWORK, "--ip", address[name],
            "--privileged", "--systemd=always", *limits(),
            "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
            "-v", f"{name}-var:/var/lib/containerd", tag, stdout=subprocess.DEVNULL)
@@ -283,6 +317,13 @@ def _remove(*names: str) -> None:
     stopped ... state improper") and only moves them to "stopping"; a `stop` first settles them."""
     sh("podman", "stop", "-t", "5", *names, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sh("podman", "rm", "-f", "-t", "0", *names, stdout=subprocess.DEVNULL)
+
+
+def _static_ip(name: str) -> str:
+    """The address the container was created with (--ip), empty if podman chose it."""
+    argv = json.loads(sh("podman", "container", "inspect", name, "--format", "{{json .Config.CreateCommand}}",
+                         capture=True).stdout) or []
+    return next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--ip"), "")
 
 
 def _orphaned(name: str) -> bool:
