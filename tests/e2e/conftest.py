@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from fixtures.procs import REPO
@@ -43,3 +44,16 @@ def lab_up(**sizes):
     if up.returncode != 0:
         pytest.fail(f"lab up {args} failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)
     return os.path.join(REPO, "inventories", "lab", "hosts.yml")
+
+
+def wait_booted(node, timeout=180):
+    """systemd's state in a lab node just (re)started, waiting (bounded) for its bus to exist and
+    its boot to finish: 'running' or 'degraded' once booted, else the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        probe = subprocess.run(["podman", "exec", node, "systemctl", "is-system-running", "--wait"],
+                               capture_output=True, text=True, check=False, timeout=timeout)
+        state = probe.stdout.strip()
+        if state in ("running", "degraded") or time.monotonic() > deadline:
+            return state or probe.stderr.strip()
+        time.sleep(1)

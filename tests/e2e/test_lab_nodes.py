@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from ansible_runner import run_playbook
+from conftest import wait_booted
 from fixtures.procs import REPO
 
 
@@ -53,6 +54,5 @@ def test_a_node_whose_processes_died_under_podman_is_replaced_by_the_next_up(lab
                            check=False, timeout=300)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert f"{name}: podman records it running but its processes are gone" in again.stdout
-    probe = subprocess.run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"],
-                           capture_output=True, text=True, check=False, timeout=120)
-    assert probe.stdout.strip() in ("running", "degraded"), probe.stdout + probe.stderr
+    booted = wait_booted(name)
+    assert booted in ("running", "degraded"), booted

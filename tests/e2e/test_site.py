@@ -13,6 +13,7 @@ import time
 
 import pytest
 from ansible_runner import run_playbook
+from conftest import lab_up
 from fixtures.procs import CACHE, REPO, binary
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
@@ -214,3 +215,23 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
         assert "kube-system" in kubectl(_tenant_conf("tenant-c"), "get", "ns").stdout
     finally:
         _etcd_member("start")
+
+
+def test_check_mode_with_a_new_admin_worker_names_it_and_joins_nothing(site, bundle_dir, tmp_path):
+    """Runs last: a new machine in admin_workers, previewed on the deployed admin cluster."""
+    inventory = lab_up(admin_workers=2)
+    try:
+        check = run_playbook(os.path.join(REPO, "playbooks", "admin_cluster.yml"), tmp_path,
+                             {"kamaji_bundle_dir": bundle_dir}, inventory=inventory, check=True)
+        assert check.rc == 0, check.failed_tasks()
+        preview = check.task("Check mode - nodes that would join the admin cluster", host="lab-admin-cp-0")
+        assert preview["changed"] and preview["msg"] == "lab-admin-worker-1 would join the admin cluster", preview
+        joined = subprocess.run(["podman", "exec", "lab-admin-worker-1", "test", "-e", "/etc/kubernetes/kubelet.conf"],
+                                check=False).returncode == 0
+        assert not joined
+        names = [n["metadata"]["name"] for n in json.loads(kubectl(ADMIN, "get", "nodes", "-o", "json").stdout)["items"]]
+        assert sorted(names) == ["lab-admin-cp-0", "lab-admin-worker-0"]
+        assert {h: s["changed"] for h, s in check.stats.items() if s.get("changed")}.keys() <= {
+            "lab-admin-cp-0", "lab-admin-worker-1"}
+    finally:
+        lab_up()

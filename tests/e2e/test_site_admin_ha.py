@@ -18,7 +18,7 @@ import time
 import pytest
 import yaml
 from ansible_runner import run_playbook
-from conftest import LAB, lab_up
+from conftest import LAB, lab_up, wait_booted
 from fixtures import apt_repo
 from fixtures.procs import CACHE, KUBE_VERSION, REPO, binary
 
@@ -144,9 +144,8 @@ def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(ha):
 
     before = address()
     subprocess.run(["podman", "restart", "-t", "10", node], check=True, capture_output=True, timeout=120)
-    booted = subprocess.run(["podman", "exec", node, "systemctl", "is-system-running", "--wait"], capture_output=True,
-                            text=True, check=False, timeout=180)
-    assert booted.stdout.strip() in ("running", "degraded"), booted.stdout + booted.stderr
+    booted = wait_booted(node)
+    assert booted in ("running", "degraded"), booted
     unit = subprocess.run(["podman", "exec", node, "systemctl", "is-active", "kamaji-pod-routes"], capture_output=True,
                           text=True, check=False).stdout.strip()
     routes = subprocess.run(["podman", "exec", node, "ip", "-4", "route", "show"], capture_output=True, text=True,
