@@ -225,11 +225,6 @@ def node_address(subnet: ipaddress.IPv4Network, group: str | None, index: int) -
     return str(subnet.network_address + offset)
 
 
-def container_ip(name: str) -> str:
-    out = sh("podman", "inspect", name, "--format", "{{json .NetworkSettings.Networks}}", capture=True).stdout
-    return json.loads(out)[NETWORK]["IPAddress"]
-
-
 def host_limits() -> None:
     """Every node's systemd, containerd and kubelet take inotify instances from the same
     host user (root): the default 128 runs out with a few kubelets ("inotify_init: too many
@@ -261,16 +256,11 @@ def up(sizes: dict, wait: float = 90) -> dict:
     created = []
     for name in [n for names in groups.values() for n in names] + ([LB] if ha else []):
         if sh("podman", "container", "exists", name, check=False).returncode == 0:
-            if _static_ip(name) != address[name]:
-                reason = f"made without its fixed address {address[name]}"
-            elif _orphaned(name):
-                reason = "podman records it running but its processes are gone"
-            else:
+            reason = _unusable(name, address[name])
+            if not reason:
                 sh("podman", "start", name, stdout=subprocess.DEVNULL)
                 continue
-            _remove(name)
-            sh("podman", "volume", "rm", "-f", f"{name}-var", check=False,
-               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            _remove(name, volumes=True)
             log(f"{name}: {reason}; replaced by a fresh node")
         created.append(name)
         sh("podman", "run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
@@ -278,9 +268,9 @@ def up(sizes: dict, wait: float = 90) -> dict:
            "--privileged", "--systemd=always", *limits(),
            "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro,Z",
            "-v", f"{name}-var:/var/lib/containerd", tag, stdout=subprocess.DEVNULL)
-    hosts = {name: container_ip(name) for names in groups.values() for name in names}
+    hosts = {name: address[name] for names in groups.values() for name in names}
     if ha:
-        hosts[LB] = container_ip(LB)
+        hosts[LB] = address[LB]
     deadline = time.monotonic() + wait
     pending = set(hosts)
     while pending and time.monotonic() < deadline:
@@ -312,39 +302,42 @@ def load_balancer(key: str, hosts: dict, control_plane: list) -> str:
     return f"{hosts[LB]}:6443"
 
 
-def _remove(*names: str) -> None:
-    """Remove containers, orphaned ones too: for those a plain `rm -f` fails once ("could not be
-    stopped ... state improper") and only moves them to "stopping"; a `stop` first settles them."""
+def _remove(*names: str, volumes: bool = False) -> None:
+    """Remove containers (and with volumes=True their `<name>-var` volumes), orphaned ones too:
+    for those a plain `rm -f` fails once ("could not be stopped ... state improper") and only
+    moves them to "stopping"; a `stop` first settles them."""
     sh("podman", "stop", "-t", "5", *names, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sh("podman", "rm", "-f", "-t", "0", *names, stdout=subprocess.DEVNULL)
+    if volumes:
+        sh("podman", "volume", "rm", "-f", *[f"{n}-var" for n in names], check=False,
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _static_ip(name: str) -> str:
-    """The address the container was created with (--ip), empty if podman chose it."""
-    argv = json.loads(sh("podman", "container", "inspect", name, "--format", "{{json .Config.CreateCommand}}",
-                         capture=True).stdout) or []
-    return next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--ip"), "")
+def _unusable(name: str, address: str) -> str:
+    """Why an existing node cannot be started again as it is ("" if it can), from one inspect.
 
-
-def _orphaned(name: str) -> bool:
-    """True for a container podman records as running whose processes are gone.
-
-    That happens when the session that ran podman is killed with everything in it (conmon
-    included), without a host reboot: podman never learns of the exit, `podman start` refuses
-    ("container state improper") and `podman exec` fails. Only removing it helps. A container
-    that exited normally (host reboot, `podman stop`) is not orphaned: `podman start` boots it.
+    - made without its fixed address (by an older lab.py);
+    - orphaned: podman records it running but its processes are gone. That happens when the
+      session that ran podman is killed with everything in it (conmon included), without a
+      host reboot: podman never learns of the exit, `podman start` refuses ("container state
+      improper") and `podman exec` fails. A container that exited normally (host reboot,
+      `podman stop`) is fine: `podman start` boots it.
     """
-    out = sh("podman", "container", "inspect", name, "--format", "{{.State.Status}} {{.State.Pid}}",
-             capture=True).stdout.split()
-    status, pid = out[0], int(out[1])
+    out = sh("podman", "container", "inspect", name, "--format",
+             "{{.State.Status}} {{.State.Pid}} {{json .Config.CreateCommand}}", capture=True).stdout
+    status, pid, create = out.split(" ", 2)
+    argv = json.loads(create) or []
+    if next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--ip"), "") != address:
+        return f"made without its fixed address {address}"
     if status not in ("running", "stopping", "paused"):
-        return False
+        return ""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as f:
             # a zombie counts as gone: with conmon dead, its reaper may be an init that never reaps
-            return pid <= 0 or f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            alive = f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
-        return True
+        alive = False
+    return "" if alive else "podman records it running but its processes are gone"
 
 
 def _remove_surplus(groups: dict, extra: list) -> None:
@@ -353,9 +346,7 @@ def _remove_surplus(groups: dict, extra: list) -> None:
     running = sh("podman", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", capture=True).stdout.split()
     surplus = sorted(set(running) - wanted)
     if surplus:
-        _remove(*surplus)
-        sh("podman", "volume", "rm", "-f", *[f"{n}-var" for n in surplus], check=False,
-           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _remove(*surplus, volumes=True)
         log(f"removed surplus nodes: {', '.join(surplus)}")
 
 
