@@ -34,7 +34,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 
 def ca_cert_hash(pem):

@@ -77,7 +77,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kamaji.core.plugins.module_utils import bundle
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import manifest as bundle
 
 
 def main():

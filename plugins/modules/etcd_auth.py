@@ -43,8 +43,8 @@ enabled:
   type: bool
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_auth
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_auth
 
 
 def main():

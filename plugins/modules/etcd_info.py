@@ -94,8 +94,8 @@ tenants:
   type: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import tenant_prefix
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import tenant_prefix
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
 
 
 def _normalize(url):

@@ -86,8 +86,8 @@ import hashlib
 import os
 import tempfile
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import EtcdError
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
 
 
 def _snapshot(module, client):

@@ -83,8 +83,8 @@ actions:
   elements: str
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_member
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_member
 
 
 def main():

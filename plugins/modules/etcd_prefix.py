@@ -96,8 +96,8 @@ deleted:
   type: int
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_dump import export_prefix, import_prefix
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.dump import export_prefix, import_prefix
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
 
 
 def main():

@@ -79,8 +79,8 @@ permissions:
   elements: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_role
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_role
 
 
 def main():

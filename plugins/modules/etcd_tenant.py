@@ -133,9 +133,9 @@ unreachable_endpoints:
   type: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import EtcdError
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_tenant, tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant, tenant_names
 
 
 def _one(client, item, defaults, check, diff):

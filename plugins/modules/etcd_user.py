@@ -63,8 +63,8 @@ roles:
   elements: str
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import ensure_user
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_user
 
 
 def main():

@@ -104,7 +104,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kamaji.core.plugins.module_utils import oci
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
 
 
 def main():

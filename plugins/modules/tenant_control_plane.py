@@ -228,12 +228,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 try:
     import yaml
 
-    from ansible_collections.kamaji.core.plugins.module_utils import tenant_manifests, tenant_pki, tenant_spec
+    from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
+    from ansible_collections.kamaji.core.plugins.module_utils.tenant import manifests as tenant_manifests
+    from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover

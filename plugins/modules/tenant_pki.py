@@ -179,10 +179,10 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 try:
-    from ansible_collections.kamaji.core.plugins.module_utils import tenant_pki
+    from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
 
     IMPORT_ERROR = None
 except ImportError:  # pragma: no cover

@@ -69,7 +69,7 @@ spec:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kamaji.core.plugins.module_utils.tenant_spec import SpecError, normalize
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import SpecError, normalize
 
 
 def main():

@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from fixtures.procs import REPO
+from harness.procs import REPO
 
 LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 
@@ -27,8 +27,8 @@ def lab():
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory):
     """The offline bundle the lab installs from (built by the offline_bundle playbook; warm: seconds)."""
-    from ansible_runner import run_playbook
-    from fixtures.procs import CACHE
+    from harness.procs import CACHE
+    from harness.runner import run_playbook
 
     res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("bundle"),
                        {"offline_bundle_cache_dir": CACHE})

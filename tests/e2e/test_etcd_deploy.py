@@ -10,11 +10,11 @@ import threading
 import time
 
 import pytest
-from ansible_runner import run_playbook
 from conftest import lab_up
-from fixtures.procs import REPO
+from harness.procs import REPO
+from harness.runner import run_playbook
 
-from ansible_collections.kamaji.core.plugins.module_utils import etcd
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "etcd.yml")
 

@@ -5,9 +5,9 @@ import json
 import subprocess
 import sys
 
-from ansible_runner import run_playbook
 from conftest import wait_booted
-from fixtures.procs import REPO
+from harness.procs import REPO
+from harness.runner import run_playbook
 
 
 def test_every_node_answers_over_ssh_with_systemd(lab, tmp_path):

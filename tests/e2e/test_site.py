@@ -12,9 +12,9 @@ import threading
 import time
 
 import pytest
-from ansible_runner import run_playbook
 from conftest import lab_up
-from fixtures.procs import CACHE, REPO, binary
+from harness.procs import CACHE, REPO, binary
+from harness.runner import run_playbook
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 ADMIN = os.path.join(CACHE, "lab", "admin.conf")

@@ -17,10 +17,10 @@ import time
 
 import pytest
 import yaml
-from ansible_runner import run_playbook
 from conftest import LAB, lab_up, wait_booted
-from fixtures import apt_repo
-from fixtures.procs import CACHE, KUBE_VERSION, REPO, binary
+from harness import apt_repo
+from harness.procs import CACHE, KUBE_VERSION, REPO, binary
+from harness.runner import run_playbook
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "admin_cluster.yml")
 ADMIN = os.path.join(CACHE, "lab", "admin.conf")

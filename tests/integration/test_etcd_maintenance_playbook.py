@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from ansible_runner import REPO, run_playbook
+from harness.runner import REPO, run_playbook
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "etcd_maintenance.yml")
 

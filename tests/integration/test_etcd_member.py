@@ -1,8 +1,8 @@
 """etcd_member against the real 3-member TLS etcd fixture: add, re-run, replace, remove."""
 from __future__ import annotations
 
-from ansible_runner import run_playbook
-from fixtures.procs import free_port
+from harness.procs import free_port
+from harness.runner import run_playbook
 
 
 def play(etcd_cluster, **args):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from ansible_runner import run_playbook
-from fixtures.procs import binary
+from harness.procs import binary
+from harness.runner import run_playbook
 
 
 def task(etcd_cluster, module, args, creds=None):

@@ -5,7 +5,7 @@ import json
 import time
 
 import pytest
-from fixtures.procs import wait_for
+from harness.procs import wait_for
 
 
 def test_etcd_has_three_started_members(etcd_cluster):
@@ -30,7 +30,7 @@ def test_kube_apiserver_readyz(kube_control_plane):
 
 
 def test_controller_manager_creates_replicasets(kube_control_plane, tmp_path):
-    from ansible_runner import run_playbook
+    from harness.runner import run_playbook
 
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
         {"name": "deployment", "kubernetes.core.k8s": {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ansible_runner import run_playbook
-from fixtures.procs import free_port
-from fixtures.registry import push_image, request
+from harness.procs import free_port
+from harness.registry import push_image, request
+from harness.runner import run_playbook
 
-from ansible_collections.kamaji.core.plugins.module_utils import oci
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
 
 
 def pull_play(reference, dest, mirrors, **extra):

@@ -14,8 +14,8 @@ import threading
 import time
 
 import pytest
-from ansible_runner import REPO, run_playbook
-from fixtures.procs import CACHE, KUBE_VERSION, binary
+from harness.procs import CACHE, KUBE_VERSION, binary
+from harness.runner import REPO, run_playbook
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "offline_bundle.yml")
 
@@ -183,7 +183,7 @@ def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
 
 
 def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_registry, tmp_path):
-    from fixtures.registry import push_image
+    from harness.registry import push_image
 
     digest, _size, _layer = push_image(oci_registry["url"], "pause", "3.10.2")
     ev = dict(_download_vars(mirror, tmp_path), offline_bundle_images=True, offline_bundle_image_names=["pause"],
@@ -195,7 +195,7 @@ def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_regist
         manifest = json.load(f)
     assert manifest["images"] == {"registry.k8s.io/pause:3.10.2": "images/pause.tar"}
     assert "images/pause.tar" in manifest["files"]
-    from ansible_collections.kamaji.core.plugins.module_utils import oci
+    from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
     assert oci.archive_manifest_digest(str(tmp_path / "dl-bundle" / "images" / "pause.tar")) == (
         digest, "registry.k8s.io/pause:3.10.2")
     again = run_playbook(PLAYBOOK, tmp_path, ev)

@@ -16,8 +16,8 @@ import sys
 
 import pytest
 import yaml
-from ansible_runner import REPO, run_playbook
-from fixtures.procs import Proc, binary, free_port
+from harness.procs import Proc, binary, free_port
+from harness.runner import REPO, run_playbook
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "tenants.yml")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures.kube_control_plane import KubeControlPlane
+from harness.kube_control_plane import KubeControlPlane
 
-from ansible_collections.kamaji.core.plugins.module_utils import etcd, etcd_ops
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import ops as etcd_ops
 
 TENANT = "pkitenant"
 

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 import yaml
-from ansible_runner import run_playbook
-from fixtures.procs import binary, free_port
+from harness.procs import binary, free_port
+from harness.runner import run_playbook
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
 
 OLDER = {"v136": "v1.36.3", "v135": "v1.35.4"}

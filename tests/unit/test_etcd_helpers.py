@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kamaji.core.plugins.module_utils import etcd
-from ansible_collections.kamaji.core.plugins.module_utils.etcd_ops import tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import tenant_names
 
 
 @pytest.mark.parametrize("prefix, end", [("/acme/", b"/acme0"), ("/a", b"/b"), ("a\xff".encode("latin-1"), b"b"),

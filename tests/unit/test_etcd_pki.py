@@ -8,7 +8,8 @@ import subprocess
 import pytest
 from cryptography import x509
 
-from ansible_collections.kamaji.core.plugins.module_utils import etcd_pki, pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import etcd_set as etcd_pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 MEMBERS = [{"name": "etcd-0", "addresses": ["192.0.2.10"]},
            {"name": "etcd-1", "addresses": ["192.0.2.11", "etcd-1.example.test"]},

@@ -5,7 +5,7 @@ import json
 import os
 import tarfile
 
-from ansible_collections.kamaji.core.plugins.module_utils import oci
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
 
 
 def _image(tmp_path, payload=b"binary"):

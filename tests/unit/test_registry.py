@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kamaji.core.plugins.module_utils import registry
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry as registry
 
 
 @pytest.mark.parametrize(("ref", "parsed"), [

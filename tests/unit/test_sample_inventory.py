@@ -10,7 +10,7 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.kamaji.core.plugins.module_utils import tenant_spec
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "inventories", "sample")

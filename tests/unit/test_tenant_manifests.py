@@ -5,7 +5,10 @@ import base64
 
 import pytest
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki, tenant_manifests, tenant_pki, tenant_spec
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import manifests as tenant_manifests
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 
 OPTIONS = {"etcd_endpoints": ["https://192.0.2.21:2379", "https://192.0.2.22:2379"], "image_repository": "registry.example"}
 

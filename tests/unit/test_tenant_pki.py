@@ -10,7 +10,8 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki, tenant_pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 NOW = pki.utcnow()
 

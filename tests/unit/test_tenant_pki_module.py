@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from ansible_runner import run_playbook
+from harness.runner import run_playbook
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from ansible_runner import run_playbook
+from harness.runner import run_playbook
 
-from ansible_collections.kamaji.core.plugins.module_utils.tenant_spec import SpecError, normalize
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import SpecError, normalize
 
 TWO_LINES = {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}
 

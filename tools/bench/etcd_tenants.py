@@ -29,8 +29,10 @@ def main() -> int:
                     help="bulk: one run_once call for every tenant of the play, then each host checks its own "
                          "result; per-host: one etcd_tenant call per tenant host")
     args = ap.parse_args()
-    import conftest  # noqa: F401 - installs the collection loader for the fixtures
-    from fixtures.etcd_cluster import EtcdCluster
+    from harness import loader
+
+    loader.install()
+    from harness.etcd_cluster import EtcdCluster
 
     with tempfile.TemporaryDirectory() as tmp:
         cluster = EtcdCluster(os.path.join(tmp, "etcd")).start()

@@ -43,7 +43,7 @@ def timed(cmd):
 
 def playbook(path, *extra):
     """Wall time and JSON-callback data of one playbook run over the lab inventory."""
-    from ansible_runner import run_playbook
+    from harness.runner import run_playbook
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -65,7 +65,7 @@ class Rows(list):
 
 
 def main() -> int:
-    from ansible_runner import seconds
+    from harness.runner import seconds
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kube-version", default=os.environ.get("KUBE_VERSION", "v1.37.2"))

@@ -26,7 +26,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20)
     args = ap.parse_args()
-    from ansible_collections.kamaji.core.plugins.module_utils import pki
+    from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
     key = pki.generate_key("ecdsa-p256")
     etcd_ca = {"cert": pki.cert_to_pem(pki.issue_ca("etcd-ca", key, 3650)), "key": pki.key_to_pem(key)}

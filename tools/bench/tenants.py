@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 
 def _profile(data):
-    from ansible_runner import seconds
+    from harness.runner import seconds
 
     rows = []
     for play in data["plays"]:
@@ -40,9 +40,11 @@ def main() -> int:
     ap.add_argument("--forks", type=int, default=10)
     ap.add_argument("--profile", action="store_true", help="print the slowest tasks of each run")
     args = ap.parse_args()
-    import conftest  # noqa: F401 - installs the collection loader for the fixtures
-    from fixtures.etcd_cluster import EtcdCluster
-    from fixtures.kube_control_plane import KubeControlPlane
+    from harness import loader
+
+    loader.install()
+    from harness.etcd_cluster import EtcdCluster
+    from harness.kube_control_plane import KubeControlPlane
 
     with tempfile.TemporaryDirectory() as tmp:
         etcd = EtcdCluster(os.path.join(tmp, "etcd")).start()

@@ -9,7 +9,7 @@ import textwrap
 
 import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness.paths import REPO
 
 
 class PlayResult:

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import EtcdError, validate_prefix
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError, validate_prefix
 
 FORMAT = "kamaji.core/etcd-prefix/1"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.kamaji.core.plugins.module_utils import etcd
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
 
 
 def etcd_module(argument_spec, **kwargs):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 MEMBER_ITEMS = ("server", "peer", "root")
 MEMBER_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")

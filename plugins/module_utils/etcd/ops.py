@@ -9,7 +9,7 @@ facts suitable for Ansible's diff; no secrets are ever part of them.
 
 from __future__ import annotations
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import (
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import (
     ROOT,
     EtcdError,
     normalize_permission,

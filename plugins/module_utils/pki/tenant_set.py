@@ -13,8 +13,8 @@ import datetime
 import ipaddress
 import re
 
-from ansible_collections.kamaji.core.plugins.module_utils import pki
-from ansible_collections.kamaji.core.plugins.module_utils.kubeconfig import (
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
+from ansible_collections.kamaji.core.plugins.module_utils.pki.kubeconfig import (
     KubeconfigError,
     parse_kubeconfig,
     render_kubeconfig,

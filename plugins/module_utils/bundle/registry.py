@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.kamaji.core.plugins.module_utils import oci
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -1,0 +1,62 @@
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+"""The one place where kamaji.core's component versions are written.
+
+Role defaults and argument specs (YAML), module defaults, the Makefile, the sample and
+lab inventories and the tests all agree with this file; ``tests/unit/test_versions.py``
+fails when one of them drifts. To move a version, change it here and run that test: it
+names every place that still says the old one.
+
+``python3 plugins/module_utils/versions.py make`` prints the values as Makefile
+assignments (the Makefile includes them).
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Kubernetes: the newest supported release, and one release of each older supported minor.
+KUBERNETES = "v1.37.2"
+KUBERNETES_OLDER = ("v1.36.3", "v1.35.4")
+# etcd (kubeadm v1.37 recommends the 3.7 line), CoreDNS (kubeadm v1.37's), the pause image
+ETCD = "v3.7.3"
+COREDNS = "v1.14.6"
+PAUSE = "3.10.2"
+
+KUBERNETES_ALL = (KUBERNETES,) + KUBERNETES_OLDER
+
+
+def minor(version: str) -> int:
+    """``v1.37.2`` -> 37."""
+    return int(version.lstrip("v").split(".")[1])
+
+
+SUPPORTED_MINORS = tuple(sorted(minor(v) for v in KUBERNETES_ALL))
+# kubeadm's tag of the etcd image
+ETCD_IMAGE_TAG = ETCD.lstrip("v") + "-0"
+
+# Every value above, by the name the Makefile and the drift test use.
+ALL = {
+    "KUBE_VERSION": KUBERNETES,
+    "OLDER_KUBE_VERSIONS": " ".join(KUBERNETES_OLDER),
+    "ETCD_VERSION": ETCD,
+    "COREDNS_VERSION": COREDNS,
+    "PAUSE_VERSION": PAUSE,
+    "ETCD_IMAGE_TAG": ETCD_IMAGE_TAG,
+}
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:] == ["make"]:
+        for name, value in ALL.items():
+            print("%s ?= %s" % (name, value))
+        return 0
+    if len(argv) == 2 and argv[1] in ALL:
+        print(ALL[argv[1]])
+        return 0
+    sys.stderr.write("usage: versions.py make | %s\n" % " | ".join(ALL))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
