@@ -192,6 +192,13 @@ def test_a_lone_ca_certificate_without_its_key_is_ca_material(first):
         etcd_pki.reconcile(params(), existing)
 
 
+def test_a_single_members_broken_ca_is_named_with_the_member_and_files():
+    material, _unused, _unused = etcd_pki.reconcile(params([MEMBERS[0]]), {})
+    broken = dict(material["members"]["etcd-0"], **{"ca.key": "garbage"})
+    with pytest.raises(pki.PKIError, match=r"^existing: no usable copy of the CA \(etcd-0 \(ca.crt, ca.key\): unreadable"):
+        etcd_pki.reconcile(params([MEMBERS[0]]), {"etcd-0": broken})
+
+
 def test_an_expired_cluster_ca_fails_instead_of_being_replaced():
     then = pki.utcnow() - datetime.timedelta(days=30)
     old, _unused, _unused = etcd_pki.reconcile(params(ca_validity_days=10, leaf_validity_days=5, renewal_window_days=1),

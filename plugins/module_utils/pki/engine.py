@@ -122,7 +122,7 @@ def choose_ca(copies: Mapping[str, HeldPem], common_name: str, policy: Policy, n
         elif not rotate:
             return CaChoice(pair, where, None, None)
     if present and not rotate:
-        if len(copies) == 1:
+        if list(copies) == [label]:  # one copy, named like the item: "<item>: <problem>; <fix>"
             raise pki.PKIError("%s: %s; %s" % (label, problems[0][1], fix))
         raise pki.PKIError("%s: no usable copy of the CA (%s); %s"
                            % (label, "; ".join("%s: %s" % p for p in problems), fix))
