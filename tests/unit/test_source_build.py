@@ -137,8 +137,8 @@ def fake_go(tmp_path):
     gomod = tmp_path / "upstream.mod"
     gomod.write_text("module k8s.io/kubernetes\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n"
                      "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n)\n")
-    return {"PATH": f"{bindir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin", "FAKE_GOMOD": str(gomod), "GOCACHE": str(tmp_path / "gocache"),
-            "GOMODCACHE": str(tmp_path / "gomod")}
+    return {"PATH": f"{bindir}:{os.path.dirname(sys.executable)}:/usr/bin:/bin", "FAKE_GOMOD": str(gomod),
+            "GOCACHE": str(tmp_path / "gocache"), "GOMODCACHE": str(tmp_path / "gomod")}
 
 
 def test_build_reports_progress_and_writes_into_the_cache(tmp_path, fake_go):
