@@ -65,4 +65,3 @@ def connection_facts(result: dict[str, Any], endpoint: str | None, down: dict[st
     if down:
         result["unreachable_endpoints"] = dict(down)
     return result
-
