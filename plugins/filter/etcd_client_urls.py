@@ -42,23 +42,20 @@ _value:
   elements: str
 """
 
-import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.common import net
 
 
-def _host(name, hostvars):
-    address = str((hostvars.get(name) or {}).get("ansible_host") or name)
-    try:
-        if ipaddress.ip_address(address).version == 6:
-            return "[%s]" % address
-    except ValueError:
-        pass
-    return address
+def _host(name: str, hostvars: Mapping[str, Any]) -> str:
+    return net.url_host(str((hostvars.get(name) or {}).get("ansible_host") or name))
 
 
-def etcd_client_urls(hosts, hostvars, port=2379):
+def etcd_client_urls(hosts: Iterable[str], hostvars: Mapping[str, Any], port: int = 2379) -> list[str]:
     return ["https://%s:%d" % (_host(h, hostvars), int(port)) for h in hosts]
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., list[str]]]:
         return {"etcd_client_urls": etcd_client_urls}

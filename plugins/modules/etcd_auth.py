@@ -43,21 +43,24 @@ enabled:
   type: bool
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_auth
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import with_diff
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    state=dict(type="str", default="enabled", choices=["enabled", "disabled"]),
+)
 
 
-def main():
-    module = etcd_module(dict(state=dict(type="str", default="enabled", choices=["enabled", "disabled"])))
+def work(module: Any, client: Any) -> dict[str, Any]:
+    changed, before, after = ensure_auth(client, module.params["state"], module.check_mode)
+    return with_diff(dict(changed=changed, enabled=bool(after and after["enabled"])), module._diff, before, after)
 
-    def work(client):
-        changed, before, after = ensure_auth(client, module.params["state"], module.check_mode)
-        result = dict(changed=changed, enabled=after["enabled"])
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        return result
 
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work)
 
 
 if __name__ == "__main__":

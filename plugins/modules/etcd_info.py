@@ -94,56 +94,23 @@ tenants:
   type: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import tenant_prefix
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import maintenance
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    tenants=dict(type="list", elements="str"),
+    measure=dict(type="bool", default=True),
+)
 
 
-def _normalize(url):
-    return url.rstrip("/").replace("https://", "").replace("http://", "")
+def work(module: Any, client: Any) -> dict[str, Any]:
+    return maintenance.cluster_info(client, module.params["tenants"], module.params["measure"])
 
 
-def main():
-    module = etcd_module(dict(
-        tenants=dict(type="list", elements="str"),
-        measure=dict(type="bool", default=True),
-    ))
-    p = module.params
-
-    def work(client):
-        members = client.members()
-        endpoints = client.endpoint_status()
-        by_url = {_normalize(u): m for m in members for u in m["client_urls"]}
-        by_id = {m["id"]: m for m in members}
-        leader = next((by_id.get(e["leader"], {}).get("name") for e in endpoints if e.get("healthy")), None)
-        unhealthy = []
-        for e in endpoints:
-            member = by_url.get(_normalize(e["endpoint"]))
-            e["member"] = member["name"] if member else None
-            if not e["healthy"]:
-                unhealthy.append(e["member"] or e["endpoint"])
-        # members whose client URLs were not among the endpoints and that never started
-        for m in members:
-            if not m["client_urls"] and m["name"] not in unhealthy:
-                unhealthy.append(m["name"] or m["id"])
-        roles = client.role_list()
-        tenants = {}
-        names = p["tenants"]
-        if names is None:
-            names = []
-            for r in roles:
-                perms = client.role_get(r) or []
-                if r != "root" and len(perms) == 1 and perms[0]["prefix"] and perms[0]["type"] == "readwrite":
-                    tenants[r] = {"prefix": perms[0]["key"]}
-        for n in names:
-            tenants[n] = {"prefix": tenant_prefix(n)}
-        if p["measure"]:
-            for t in tenants.values():
-                t["keys"], t["bytes"] = client.prefix_stats(t["prefix"])
-        return dict(changed=False, members=members, leader=leader, endpoints=endpoints,
-                    unhealthy_members=unhealthy, alarms=client.alarms(), auth_enabled=client.auth_status(),
-                    users=client.user_list(), roles=roles, tenants=tenants)
-
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work)
 
 
 if __name__ == "__main__":

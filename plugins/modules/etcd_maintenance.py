@@ -82,72 +82,27 @@ skipped_endpoints:
   elements: dict
 """
 
-import hashlib
-import os
-import tempfile
+from typing import Any
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import maintenance
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 
-
-def _snapshot(module, client):
-    path = module.params["path"]
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise EtcdError("path: directory %s does not exist" % directory)
-    if module.check_mode:
-        return dict(changed=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".snapshot-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            client.snapshot(f)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            sha.update(chunk)
-    return dict(changed=True, path=path, size=os.path.getsize(path), sha256=sha.hexdigest())
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    action=dict(type="str", required=True, choices=["snapshot", "defragment"]),
+    path=dict(type="path"),
+    min_free_ratio=dict(type="float", default=0.0),
+)
 
 
-def _defragment(module, client):
-    done, skipped = [], []
-    for status in client.endpoint_status():
-        endpoint = status["endpoint"]
-        if not status["healthy"]:
-            raise EtcdError("defragment: %s is not healthy (%s); fix it first, defragmenting the others "
-                            "could leave no quorum" % (endpoint, status.get("error")))
-        size, in_use = status["db_size"], status.get("db_size_in_use") or status["db_size"]
-        ratio = (size - in_use) / float(size) if size else 0.0
-        if ratio < module.params["min_free_ratio"]:
-            skipped.append({"endpoint": endpoint, "reason": "free ratio %.2f below %.2f" % (
-                ratio, module.params["min_free_ratio"])})
-            continue
-        if not module.check_mode:
-            client.defragment(endpoint)
-            after = next(s for s in client.endpoint_status() if s["endpoint"] == endpoint)
-            if not after["healthy"]:
-                raise EtcdError("defragment: %s did not answer after its defragmentation; stopping" % endpoint)
-            done.append({"endpoint": endpoint, "db_size_before": size, "db_size_after": after["db_size"]})
-        else:
-            done.append({"endpoint": endpoint, "db_size_before": size})
-    return dict(changed=bool(done), defragmented=done, skipped_endpoints=skipped)
+def work(module: Any, client: Any) -> dict[str, Any]:
+    p = module.params
+    if p["action"] == "snapshot":
+        return maintenance.snapshot(client, p["path"], module.check_mode)
+    return maintenance.defragment(client, p["min_free_ratio"], module.check_mode)
 
 
-def main():
-    module = etcd_module(dict(
-        action=dict(type="str", required=True, choices=["snapshot", "defragment"]),
-        path=dict(type="path"),
-        min_free_ratio=dict(type="float", default=0.0),
-    ), required_if=[("action", "snapshot", ("path",))])
-
-    def work(client):
-        return _snapshot(module, client) if module.params["action"] == "snapshot" else _defragment(module, client)
-
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work, required_if=[("action", "snapshot", ("path",))])
 
 
 if __name__ == "__main__":

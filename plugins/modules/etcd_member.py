@@ -83,29 +83,30 @@ actions:
   elements: str
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_member
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import with_diff
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    name=dict(type="str", required=True),
+    peer_urls=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    replace=dict(type="bool", default=False),
+)
 
 
-def main():
-    module = etcd_module(dict(
-        name=dict(type="str", required=True),
-        peer_urls=dict(type="list", elements="str", default=[]),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        replace=dict(type="bool", default=False),
-    ))
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
+    changed, before, after, info = ensure_member(client, p["name"], p["peer_urls"], p["state"], p["replace"],
+                                                 module.check_mode)
+    return with_diff(dict(changed=changed, member_id=info["id"], initial_cluster=info["initial_cluster"],
+                          actions=info["actions"]), module._diff, before, after)
 
-    def work(client):
-        changed, before, after, info = ensure_member(client, p["name"], p["peer_urls"], p["state"], p["replace"],
-                                                     module.check_mode)
-        result = dict(changed=changed, member_id=info["id"], initial_cluster=info["initial_cluster"],
-                      actions=info["actions"])
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        return result
 
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work)
 
 
 if __name__ == "__main__":

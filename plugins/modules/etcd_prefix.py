@@ -96,27 +96,30 @@ deleted:
   type: int
 """
 
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.dump import export_prefix, import_prefix
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    state=dict(type="str", default="exported", choices=["exported", "imported"]),
+    prefix=dict(type="str"),
+    path=dict(type="path", required=True),
+    replace=dict(type="bool", default=False),
+)
 
 
-def main():
-    module = etcd_module(dict(
-        state=dict(type="str", default="exported", choices=["exported", "imported"]),
-        prefix=dict(type="str"),
-        path=dict(type="path", required=True),
-        replace=dict(type="bool", default=False),
-    ), required_if=[("state", "exported", ("prefix",))])
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
+    if p["state"] == "exported":
+        changed, info = export_prefix(client, p["prefix"], p["path"], module.check_mode)
+    else:
+        changed, info = import_prefix(client, p["path"], p["prefix"], p["replace"], module.check_mode)
+    return dict(changed=changed, **info)
 
-    def work(client):
-        if p["state"] == "exported":
-            changed, info = export_prefix(client, p["prefix"], p["path"], module.check_mode)
-        else:
-            changed, info = import_prefix(client, p["path"], p["prefix"], p["replace"], module.check_mode)
-        return dict(changed=changed, **info)
 
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work, required_if=[("state", "exported", ("prefix",))])
 
 
 if __name__ == "__main__":

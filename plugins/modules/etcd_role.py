@@ -79,32 +79,33 @@ permissions:
   elements: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_role
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import with_diff
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    permissions=dict(type="list", elements="dict", default=[], options=dict(
+        key=dict(type="str", required=True, no_log=False),
+        prefix=dict(type="bool", default=False),
+        type=dict(type="str", default="readwrite", choices=["read", "write", "readwrite"]),
+    )),
+    exact=dict(type="bool", default=True),
+)
 
 
-def main():
-    module = etcd_module(dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        permissions=dict(type="list", elements="dict", default=[], options=dict(
-            key=dict(type="str", required=True, no_log=False),
-            prefix=dict(type="bool", default=False),
-            type=dict(type="str", default="readwrite", choices=["read", "write", "readwrite"]),
-        )),
-        exact=dict(type="bool", default=True),
-    ))
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
+    changed, before, after = ensure_role(client, p["name"], p["state"], p["permissions"], p["exact"], module.check_mode)
+    return with_diff(dict(changed=changed, permissions=(after or {}).get("permissions", [])), module._diff,
+                     before, after)
 
-    def work(client):
-        changed, before, after = ensure_role(client, p["name"], p["state"], p["permissions"], p["exact"],
-                                             module.check_mode)
-        result = dict(changed=changed, permissions=(after or {}).get("permissions", []))
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        return result
 
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,30 @@ EXAMPLES = r"""
   run_once: true
   register: etcd_tenants
 
+- name: Credentials read from a member, passed inline (no key file on the controller)
+  ansible.builtin.slurp:
+    src: /etc/kamaji/etcd/pki/{{ item }}
+  loop: [ca.crt, root.crt, root.key]
+  register: root_pem
+  delegate_to: etcd-0
+  run_once: true
+  no_log: true
+
+- name: Tenants acme and globex, the connection set once for the etcd modules
+  module_defaults:
+    group/kamaji.core.etcd:
+      endpoints: "{{ etcd_endpoints }}"
+      ca_cert: "{{ root_pem.results[0].content | b64decode }}"
+      client_cert: "{{ root_pem.results[1].content | b64decode }}"
+      client_key: "{{ root_pem.results[2].content | b64decode }}"
+  block:
+    - name: Tenant acme
+      kamaji.core.etcd_tenant:
+        name: acme
+    - name: Tenant globex
+      kamaji.core.etcd_tenant:
+        name: globex
+
 - name: Delete tenant acme and all its data
   kamaji.core.etcd_tenant:
     name: acme
@@ -133,70 +157,80 @@ unreachable_endpoints:
   type: dict
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant, tenant_names
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
+
+ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure")
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    name=dict(type="str"),
+    tenants=dict(type="list", elements="dict"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    prefix=dict(type="str"),
+    user=dict(type="str"),
+    role=dict(type="str"),
+    purge=dict(type="bool", default=False),
+    measure=dict(type="bool", default=True),
+)
 
 
-def _one(client, item, defaults, check, diff):
+def _items(p: dict[str, Any]) -> list[dict[str, Any]]:
+    if p["tenants"] is not None:
+        return list(p["tenants"])
+    return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"]}]
+
+
+def validate(module: Any) -> None:
+    """Every item is checked before anything is contacted or changed."""
+    bulk = module.params["tenants"] is not None
+    for i, item in enumerate(_items(module.params)):
+        field = "tenants[%d]" % i if bulk else None
+        unknown = set(item) - set(ITEM_KEYS)
+        if unknown:
+            raise EtcdError("%s: unknown key(s) %s" % (field, ", ".join(sorted(unknown))))
+        if item.get("state") not in (None, "present", "absent"):
+            raise EtcdError("%s.state: must be present or absent" % field)
+        try:
+            tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
+        except EtcdError as exc:
+            raise EtcdError("%s%s" % ("%s." % field if field else "", exc))
+
+
+def _one(client: Any, item: dict[str, Any], defaults: dict[str, Any], check: bool, diff: bool) -> dict[str, Any]:
     p = dict(defaults, **{k: v for k, v in item.items() if v is not None})
     prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
     changed, before, after, stats = ensure_tenant(
         client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check)
-    result = dict(changed=changed, user=user, role=role, **stats)
-    if diff:
-        result["diff"] = {"before": before, "after": after}
-    return result
+    return with_diff(dict(changed=changed, user=user, role=role, **stats), diff, before, after)
 
 
-def main():
-    module = etcd_module(dict(
-        name=dict(type="str"),
-        tenants=dict(type="list", elements="dict"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        prefix=dict(type="str"),
-        user=dict(type="str"),
-        role=dict(type="str"),
-        purge=dict(type="bool", default=False),
-        measure=dict(type="bool", default=True),
-    ), required_one_of=[("name", "tenants")], mutually_exclusive=[("name", "tenants")])
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
     defaults = {k: p[k] for k in ("state", "purge", "measure")}
-    items = p["tenants"] if p["tenants"] is not None else [{"name": p["name"], "prefix": p["prefix"],
-                                                            "user": p["user"], "role": p["role"]}]
-    # validate every item before anything changes
-    for i, item in enumerate(items):
-        field = "tenants[%d]" % i if p["tenants"] is not None else None
-        unknown = set(item) - {"name", "state", "prefix", "user", "role", "purge", "measure"}
-        if unknown:
-            module.fail_json(msg="%s: unknown key(s) %s" % (field, ", ".join(sorted(unknown))))
-        if item.get("state") not in (None, "present", "absent"):
-            module.fail_json(msg="%s.state: must be present or absent" % field)
+    items = _items(p)
+    if p["tenants"] is None:
+        return _one(client, items[0], defaults, module.check_mode, module._diff)
+    results: dict[str, dict[str, Any]] = {}
+    failed = []
+    for item in items:
         try:
-            tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
+            results[item["name"]] = _one(client, item, defaults, module.check_mode, module._diff)
         except EtcdError as exc:
-            module.fail_json(msg="%s%s" % ("%s." % field if field else "", exc))
+            results[item["name"]] = {"changed": False, "failed": True, "msg": str(exc)}
+            failed.append(item["name"])
+    out: dict[str, Any] = dict(changed=any(r["changed"] for r in results.values()), tenant_results=results)
+    if failed:
+        out.update(failed=True, msg="etcd_tenant failed for %s: %s" % (
+            ", ".join(failed), "; ".join(results[n]["msg"] for n in failed)))
+    return out
 
-    def work(client):
-        if p["tenants"] is None:
-            return _one(client, items[0], defaults, module.check_mode, module._diff)
-        results, failed = {}, []
-        for item in items:
-            try:
-                results[item["name"]] = _one(client, item, defaults, module.check_mode, module._diff)
-            except EtcdError as exc:
-                results[item["name"]] = {"changed": False, "failed": True, "msg": str(exc)}
-                failed.append(item["name"])
-        out = dict(changed=any(r["changed"] for r in results.values()), tenant_results=results)
-        if failed:
-            out.update(failed=True, msg="etcd_tenant failed for %s: %s" % (
-                ", ".join(failed), "; ".join(results[n]["msg"] for n in failed)))
-        return out
 
-    result = run(module, work)
-    if result.get("failed"):
-        module.fail_json(**result)
-    module.exit_json(**result)
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work, validate, required_one_of=[("name", "tenants")],
+                     mutually_exclusive=[("name", "tenants")])
 
 
 if __name__ == "__main__":

@@ -63,29 +63,30 @@ roles:
   elements: str
 """
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.module import etcd_module, run
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_user
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import with_diff
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    roles=dict(type="list", elements="str", default=[]),
+    exact=dict(type="bool", default=True),
+    password=dict(type="str", no_log=True),
+)
 
 
-def main():
-    module = etcd_module(dict(
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        roles=dict(type="list", elements="str", default=[]),
-        exact=dict(type="bool", default=True),
-        password=dict(type="str", no_log=True),
-    ))
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
+    changed, before, after = ensure_user(client, p["name"], p["state"], p["roles"], p["exact"], p["password"],
+                                         module.check_mode)
+    return with_diff(dict(changed=changed, roles=(after or {}).get("roles", [])), module._diff, before, after)
 
-    def work(client):
-        changed, before, after = ensure_user(client, p["name"], p["state"], p["roles"], p["exact"], p["password"],
-                                             module.check_mode)
-        result = dict(changed=changed, roles=(after or {}).get("roles", []))
-        if module._diff:
-            result["diff"] = {"before": before, "after": after}
-        return result
 
-    module.exit_json(**run(module, work))
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work)
 
 
 if __name__ == "__main__":

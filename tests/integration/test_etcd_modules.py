@@ -278,3 +278,59 @@ def test_snapshot_and_defragment(etcd_cluster, tmp_path):
     defrag = run_playbook(task(etcd_cluster, "etcd_maintenance", {"action": "defragment"}), tmp_path)
     assert defrag.rc == 0, defrag.stdout[-2000:]
     assert [d["endpoint"] for d in defrag.task("t")["defragmented"]] == etcd_cluster.endpoints
+
+
+def _inline(creds):
+    """The fixture's credential files read into strings (PEM content, not paths)."""
+    return {option: open(path, encoding="ascii").read() for option, path in creds.items()}
+
+
+def test_inline_pem_credentials(etcd_cluster, tmp_path):
+    """ca_cert/client_cert/client_key given as PEM content behave like the files they came from."""
+    inline = _inline(etcd_cluster.root)
+    assert all(v.startswith("-----BEGIN") for v in inline.values())
+    lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "inline-pem"})
+    conn = dict(etcd_cluster.connection(), **inline)
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "t", "kamaji.core.etcd_tenant": dict(conn, name="inline-pem2"), "register": "r"}]}]
+    res = run_playbook(play, tmp_path, args=["-v"])
+    assert res.rc == 0, res.stdout[-2000:]
+    assert res.task("t")["changed"] is True and res.task("t")["prefix"] == "/inline-pem2/"
+    assert "inline-pem2" in etcd_cluster.etcdctl("user", "list").stdout
+    # the key is never printed, not even in the module's invocation
+    assert inline["client_key"].strip().splitlines()[1] not in res.stdout
+    # a tenant's own certificate, inline, is refused user management like its file
+    tenant = _inline(etcd_cluster.pki.client("inline-pem2"))
+    denied = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sneaky"}, creds=tenant), tmp_path)
+    assert denied.rc != 0 and "permission denied" in denied.task("t")["msg"]
+
+
+def test_connection_from_the_environment_and_module_defaults(etcd_cluster, tmp_path):
+    """KAMAJI_ETCD_* fill unset options (paths or inline PEM); module_defaults on the
+    kamaji.core.etcd action group set them once for a block."""
+    inline = _inline(etcd_cluster.root)
+    env = {"KAMAJI_ETCD_ENDPOINTS": ",".join(etcd_cluster.live_endpoints()),
+           "KAMAJI_ETCD_CA_CERT": etcd_cluster.root["ca_cert"],  # a path
+           "KAMAJI_ETCD_CLIENT_CERT": inline["client_cert"],  # PEM content
+           "KAMAJI_ETCD_CLIENT_KEY": inline["client_key"],
+           "KAMAJI_ETCD_TIMEOUT": "4"}
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "t", "kamaji.core.etcd_tenant": {"name": "from-env"}, "register": "r"}]}]
+    res = run_playbook(play, tmp_path, env=env)
+    assert res.rc == 0, res.stdout[-2000:]
+    assert res.task("t")["changed"] is True
+    assert "from-env" in etcd_cluster.etcdctl("role", "list").stdout
+    # a wrong environment value is reported against its option
+    bad = run_playbook(play, tmp_path, env=dict(env, KAMAJI_ETCD_CA_CERT="/nonexistent/ca.crt"))
+    assert bad.rc != 0 and bad.task("t")["msg"].startswith("ca_cert: cannot read /nonexistent/ca.crt")
+
+    defaults = [{"hosts": "localhost", "gather_facts": False, "vars": {"etcd_conn": dict(
+        etcd_cluster.connection(), **inline)}, "tasks": [
+        {"name": "block", "module_defaults": {"group/kamaji.core.etcd": "{{ etcd_conn }}"}, "block": [
+            {"name": "t", "kamaji.core.etcd_role": {"name": "from-defaults"}},
+            {"name": "info", "kamaji.core.etcd_info": {"tenants": ["from-env"]}},
+        ]}]}]
+    res = run_playbook(defaults, tmp_path)
+    assert res.rc == 0, res.stdout[-2000:]
+    assert res.task("t")["changed"] is True
+    assert res.task("info")["tenants"]["from-env"]["prefix"] == "/from-env/"

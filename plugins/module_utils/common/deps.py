@@ -20,7 +20,7 @@ class Dependency:
         self.error: str | None = None
         try:
             self.module = importlib.import_module(name)
-        except ImportError:
+        except Exception:  # e.g. protobuf refusing old generated code raises TypeError
             self.error = traceback.format_exc()
 
     @property

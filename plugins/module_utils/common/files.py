@@ -41,19 +41,9 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o600) -> None:
 def atomic_file(path: str, mode: int = 0o600) -> Iterator[BinaryIO]:
     """``atomic_write`` for content written as a stream (archives): yields the temporary file,
     renamed onto ``path`` when the block ends, removed when it raises."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with AtomicFile(path, mode) as out:
+        yield out.file
+        out.commit()
 
 
 def write_private(path: str, text: str) -> None:
@@ -61,3 +51,45 @@ def write_private(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+class AtomicFile:
+    """A file written through a temporary file in the target's directory.
+
+    ``commit()`` renames it over the target; leaving the ``with`` block without a commit
+    (or with an exception) removes it, so the target is never half-written. The temporary
+    file gets ``mode`` before any byte is written, so a key is never readable by others.
+    """
+
+    def __init__(self, path: str, mode: int = 0o600) -> None:
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, self.tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+        try:
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.tmp)
+            raise
+        self.file: BinaryIO = os.fdopen(fd, "wb")
+        self.done = False
+
+    def commit(self) -> None:
+        self.file.close()
+        os.replace(self.tmp, self.path)
+        self.done = True
+
+    def discard(self) -> None:
+        if not self.done:
+            self.file.close()
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.done = True
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()

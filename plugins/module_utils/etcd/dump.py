@@ -3,10 +3,15 @@
 """Per-tenant export and import of one key prefix (backup, restore, moving a tenant).
 
 File format, one JSON document per line: a header
-``{"format": "kamaji.core/etcd-prefix/1", "prefix": "/acme/", "revision": N, "keys": K}``
+``{"format": "kamaji.core/etcd-prefix/1", "prefix": "/acme/", "revision": N}``
 then ``{"k": <base64 key without the prefix>, "v": <base64 value>}`` per key, in key
 order. Keys are stored relative to the prefix, so an import can place them under another
 prefix (another tenant name, or another etcd cluster).
+
+The file is written through ``common.files.AtomicFile`` (0600, never half-written) and
+only replaced when its data lines differ: their sha256 (the header holds the revision,
+which moves with every write anywhere in etcd, so it is left out of the digest) is
+computed while streaming, as the keys are never all held in memory.
 """
 
 from __future__ import annotations
@@ -15,18 +20,21 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
+from typing import Any
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import EtcdError, validate_prefix
+from ansible_collections.kamaji.core.plugins.module_utils.common.files import AtomicFile
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import validate_prefix
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
 
 FORMAT = "kamaji.core/etcd-prefix/1"
 
 
-def _b64(data):
+def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def export_prefix(client, prefix, dest, check=False):
+def export_prefix(client: Client, prefix: str, dest: str, check: bool = False) -> tuple[bool, dict[str, Any]]:
     """Write the prefix to ``dest``; unchanged when the file already holds the same keys."""
     validate_prefix(prefix)
     revision = client.revision()
@@ -35,31 +43,25 @@ def export_prefix(client, prefix, dest, check=False):
     directory = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(directory):
         raise EtcdError("dest: directory %s does not exist" % directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".export-")
     plen = len(prefix.encode("utf-8"))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(json.dumps({"format": FORMAT, "prefix": prefix, "revision": revision}) + "\n")
-            for key, value in client.export_prefix(prefix):
-                line = json.dumps({"k": _b64(key[plen:]), "v": _b64(value)}, sort_keys=True) + "\n"
-                body.update(line.encode("ascii"))
-                f.write(line)
-                count += 1
-                size += len(key) + len(value)
+    with AtomicFile(dest, 0o600) as out:
+        out.file.write((json.dumps({"format": FORMAT, "prefix": prefix, "revision": revision}) + "\n").encode("ascii"))
+        for key, value in client.export_prefix(prefix):
+            line = (json.dumps({"k": _b64(key[plen:]), "v": _b64(value)}, sort_keys=True) + "\n").encode("ascii")
+            body.update(line)
+            out.file.write(line)
+            count += 1
+            size += len(key) + len(value)
         digest = body.hexdigest()
         old = read_header_and_digest(dest) if os.path.exists(dest) else None
         changed = old is None or old[1] != digest or old[0].get("prefix") != prefix
         if changed and not check:
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, dest)
-            tmp = None
-    finally:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
+            out.commit()
     return changed, {"prefix": prefix, "keys": count, "bytes": size, "revision": revision, "sha256": digest}
 
 
-def read_header_and_digest(path):
+def read_header_and_digest(path: str) -> tuple[dict[str, Any], str]:
+    """The header of an export and the sha256 of its data lines."""
     body = hashlib.sha256()
     with open(path, encoding="utf-8") as f:
         header = json.loads(f.readline() or "{}")
@@ -68,12 +70,13 @@ def read_header_and_digest(path):
     return header, body.hexdigest()
 
 
-def read_dump(path):
+def read_dump(path: str) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
     try:
         with open(path, encoding="utf-8") as f:
             header = json.loads(f.readline())
-            if header.get("format") != FORMAT:
-                raise EtcdError("src: %s is not a kamaji.core prefix export (format %r)" % (path, header.get("format")))
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise EtcdError("src: %s is not a kamaji.core prefix export (format %r)" % (
+                    path, header.get("format") if isinstance(header, dict) else None))
             items = []
             for n, line in enumerate(f, start=2):
                 try:
@@ -88,7 +91,8 @@ def read_dump(path):
     return header, items
 
 
-def import_prefix(client, src, prefix=None, replace=False, check=False):
+def import_prefix(client: Client, src: str, prefix: str | None = None, replace: bool = False,
+                  check: bool = False) -> tuple[bool, dict[str, Any]]:
     """Load an export under ``prefix`` (default: the exported one).
 
     With ``replace``, keys under the prefix that are not in the export are deleted first.

@@ -9,24 +9,33 @@ facts suitable for Ansible's diff; no secrets are ever part of them.
 
 from __future__ import annotations
 
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import (
+from typing import Any, Optional
+
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     ROOT,
-    EtcdError,
+    Permission,
     normalize_permission,
     perm_sort_key,
     prefix_range_end,
-    tenant_prefix,
+    tenant_names,
     validate_name,
-    validate_prefix,
 )
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
+
+# A reconciler's facts before or after the call (None: the object does not exist).
+State = Optional[dict[str, Any]]  # noqa: UP045 - evaluated at import
+Outcome = tuple[bool, State, State]
 
 
-def _perm_id(p):
+def _perm_id(p: Permission) -> tuple[str, str]:
     return (p["key"], p.get("range_end", ""))
 
 
-def ensure_role(client, name, state="present", permissions=None, exact=True, check=False):
-    validate_name(name) if name != ROOT else None
+def ensure_role(client: Client, name: str, state: str = "present", permissions: list[dict[str, Any]] | None = None,
+                exact: bool = True, check: bool = False) -> Outcome:
+    if name != ROOT:
+        validate_name(name)
     current = client.role_get(name)
     before = None if current is None else {"name": name, "permissions": current}
     if state == "absent":
@@ -61,8 +70,10 @@ def ensure_role(client, name, state="present", permissions=None, exact=True, che
     return True, before, after
 
 
-def ensure_user(client, name, state="present", roles=None, exact=True, password=None, check=False):
-    validate_name(name) if name != ROOT else None
+def ensure_user(client: Client, name: str, state: str = "present", roles: list[str] | None = None, exact: bool = True,
+                password: str | None = None, check: bool = False) -> Outcome:
+    if name != ROOT:
+        validate_name(name)
     current = client.user_get(name)
     before = None if current is None else {"name": name, "roles": current}
     if state == "absent":
@@ -91,7 +102,7 @@ def ensure_user(client, name, state="present", roles=None, exact=True, password=
     return True, before, after
 
 
-def ensure_auth(client, state="enabled", check=False):
+def ensure_auth(client: Client, state: str = "enabled", check: bool = False) -> Outcome:
     """Enable auth safely: the root user (certificate only) holding etcd's built-in root
     role comes first, so the root client certificate can still manage the cluster."""
     enabled = client.auth_status()
@@ -117,30 +128,20 @@ def ensure_auth(client, state="enabled", check=False):
     return True, before, {"enabled": False}
 
 
-def tenant_names(name, prefix=None, user=None, role=None):
-    validate_name(name)
-    if name == ROOT:
-        raise EtcdError("name: 'root' is reserved for etcd's own administrator")
-    prefix = validate_prefix(prefix or tenant_prefix(name))
-    return prefix, validate_name(user or name, "user"), validate_name(role or name, "role")
-
-
-def ensure_tenant(client, name, state="present", prefix=None, user=None, role=None, purge=False,
-                  measure=True, check=False):
+def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str | None = None,
+                  user: str | None = None, role: str | None = None, purge: bool = False, measure: bool = True,
+                  check: bool = False) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A tenant's etcd user and role, confined to readwrite on the tenant prefix.
 
     Returns ``(changed, before, after, stats)``; ``stats`` holds ``keys`` and ``bytes``
     under the prefix (for ``absent`` with ``purge``, what was deleted).
     """
     prefix, user, role = tenant_names(name, prefix, user, role)
-    for reserved, field in ((user, "user"), (role, "role")):
-        if reserved == ROOT:
-            raise EtcdError("%s: 'root' is reserved for etcd's own administrator" % field)
     perm = {"key": prefix, "prefix": True, "type": "readwrite"}
     if state == "present":
         r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
         u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)
-        stats = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
+        stats: dict[str, Any] = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
         if measure:
             stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
         return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
@@ -156,21 +157,21 @@ def ensure_tenant(client, name, state="present", prefix=None, user=None, role=No
                 client.delete_prefix(prefix)
     u_changed, u_before, _unused = ensure_user(client, user, "absent", check=check)
     r_changed, r_before, _unused = ensure_role(client, role, "absent", check=check)
-    before = {"role": r_before, "user": u_before}
+    before: dict[str, Any] = {"role": r_before, "user": u_before}
     if purge:
         before["keys"] = stats["keys"]
     return changed or u_changed or r_changed, before, {"role": None, "user": None}, stats
 
 
-def _norm_url(url):
+def _norm_url(url: str) -> str:
     return url.rstrip("/").lower()
 
 
-def initial_cluster(members, name, peer_urls):
+def initial_cluster(members: list[dict[str, Any]], name: str, peer_urls: list[str]) -> str:
     """The ``initial-cluster`` value a joining member starts with: every member's name and
     peer URLs, the joining one (not started, so nameless in etcd) under ``name``."""
     mine = {_norm_url(u) for u in peer_urls}
-    parts = []
+    parts: list[str] = []
     for m in members:
         member_name = name if mine & {_norm_url(u) for u in m["peer_urls"]} else m["name"]
         if not member_name:
@@ -179,7 +180,8 @@ def initial_cluster(members, name, peer_urls):
     return ",".join(sorted(parts))
 
 
-def ensure_member(client, name, peer_urls, state="present", replace=False, check=False):
+def ensure_member(client: Client, name: str, peer_urls: list[str], state: str = "present", replace: bool = False,
+                  check: bool = False) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Membership of one member, one change at a time (etcd's own rule for quorum safety).
 
     present: add a member with ``peer_urls`` when none has them. With ``replace``, a member
@@ -194,12 +196,12 @@ def ensure_member(client, name, peer_urls, state="present", replace=False, check
     wanted = {_norm_url(u) for u in peer_urls or []}
     members = client.members()
 
-    def matches(m):
+    def matches(m: dict[str, Any]) -> bool:
         return (name and m["name"] == name) or bool(wanted & {_norm_url(u) for u in m["peer_urls"]})
 
     current = [m for m in members if matches(m)]
     before = {"members": sorted("%s %s" % (m["name"] or "(not started)", ",".join(m["peer_urls"])) for m in members)}
-    steps = []
+    steps: list[tuple[str, dict[str, Any] | None]] = []
     if state == "absent":
         steps = [("remove", m) for m in current]
     else:
@@ -219,9 +221,9 @@ def ensure_member(client, name, peer_urls, state="present", replace=False, check
     member_id = current[0]["id"] if current and not steps else None
     after_members = [m for m in members if not any(s[1] is m for s in steps)]
     if not check:
-        for action, m in steps:
-            if action == "remove":
-                client.member_remove(m["id"])
+        for action, step_member in steps:
+            if action == "remove" and step_member is not None:
+                client.member_remove(step_member["id"])
             else:
                 member_id = client.member_add(list(peer_urls))
         if steps:
