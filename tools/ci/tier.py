@@ -1,7 +1,7 @@
 """Run one test tier of kamaji.core and record its counts; or print the summary.
 
 Tiers:
-  static       ruff, ansible-lint (production profile), ansible-test sanity
+  static       ruff, mypy (plugins/module_utils), ansible-lint (production profile), ansible-test sanity
   unit         pytest tests/unit
   integration  pytest tests/integration (real etcd / kube-apiserver processes)
   e2e          pytest tests/e2e (the lab on node containers)
@@ -68,6 +68,8 @@ def static() -> tuple[int, int]:
     offline_pip_bootstrap()
     checks = {
         "ruff": lambda: sh(["ruff", "check", "plugins", "tests", "tools"]),
+        # module_utils as Ansible imports it: ansible_collections.kamaji.core (pyproject.toml [tool.mypy])
+        "mypy": lambda: sh(["mypy", "-p", "ansible_collections.kamaji.core.plugins.module_utils"]),
         "ansible-lint": lambda: sh(["ansible-lint", "--offline", "--profile", "production"]),
         "ansible-test sanity": lambda: sh(
             ["ansible-test", "sanity", "--python", f"{sys.version_info[0]}.{sys.version_info[1]}",

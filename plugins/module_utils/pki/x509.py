@@ -11,12 +11,11 @@ Host names and addresses follow ``common/net``; the keep-or-reissue decisions li
 from __future__ import annotations
 
 import datetime
-import hashlib
 import traceback
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ansible_collections.kamaji.core.plugins.module_utils.common import deps, net
+from ansible_collections.kamaji.core.plugins.module_utils.common import deps, files, net
 
 # The one guard for the library: modules call deps.require(module, x509.CRYPTOGRAPHY).
 CRYPTOGRAPHY = deps.Dependency("cryptography")
@@ -148,7 +147,7 @@ def public_keys_match(cert: Certificate, key: PrivateKey) -> bool:
 
 def spki_sha256(cert: Certificate) -> str:
     """``sha256:<hex>`` of the DER SubjectPublicKeyInfo: kubeadm's discovery CA hash."""
-    return "sha256:" + hashlib.sha256(_spki_der(cert)).hexdigest()
+    return "sha256:" + files.sha256_bytes(_spki_der(cert))
 
 
 def ca_cert_hash(pem: str | bytes) -> str:
