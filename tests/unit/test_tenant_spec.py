@@ -31,6 +31,14 @@ def test_partial_nested_values_merge_with_defaults():
     assert spec["addons"] == {"coredns": True, "kube_proxy": False}
 
 
+def test_null_values_keep_the_defaults():
+    spec = normalize(dict(TWO_LINES, addons=None, resources={"apiserver": None}, extra_args={"scheduler": None},
+                          extra_sans=None, replicas=None))
+    assert spec["addons"] == {"coredns": True, "kube_proxy": True} and spec["replicas"] == 2
+    assert spec["resources"]["apiserver"]["requests"] == {"cpu": "100m", "memory": "320Mi"}
+    assert spec["extra_sans"] == [] and spec["extra_args"] == {}
+
+
 def test_replicas_zero_is_a_sleeping_tenant():
     assert normalize(dict(TWO_LINES, replicas=0))["replicas"] == 0
 

@@ -149,8 +149,11 @@ def check_version(version: object, supported_minors: Iterable[int]) -> str:
 
 
 def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``given`` over ``defaults``, nested mappings merged; a null value (YAML ``key:``) keeps the default."""
     out = dict(defaults)
     for key, value in (given or {}).items():
+        if value is None:
+            continue
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
