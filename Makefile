@@ -10,17 +10,19 @@ REQ_HASH     := $(shell sha256sum requirements-dev.txt | cut -c1-12)
 VENV         := $(KAMAJI_CACHE)/venv-$(REQ_HASH)
 COLLECTIONS  := $(KAMAJI_CACHE)/collections-$(shell sha256sum tools/install_collections.py | cut -c1-12)
 BUILD        := $(REPO)/.build
-KUBE_VERSION    ?= v1.37.2
-ETCD_VERSION    ?= v3.7.3
-COREDNS_VERSION ?= v1.14.6
-# the two older supported minors (docs/version-policy.md); tenants of these are tested too
-OLDER_KUBE_VERSIONS ?= v1.36.3 v1.35.4
+# Versions: KUBE_VERSION, OLDER_KUBE_VERSIONS (the older supported minors, docs/version-policy.md;
+# tenants of these are tested too), ETCD_VERSION, COREDNS_VERSION, PAUSE_VERSION, ETCD_IMAGE_TAG,
+# from the collection's one versions module, as `?=` assignments: `make KUBE_VERSION=...` still wins.
+VERSIONS_PY  := plugins/module_utils/versions.py
+$(BUILD)/versions.mk: $(VERSIONS_PY)
+	@mkdir -p $(BUILD) && $(PYTHON) $(VERSIONS_PY) make > $@.tmp && mv $@.tmp $@
+include $(BUILD)/versions.mk
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
 APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry gpg
 
 LAB_BUNDLE   := $(KAMAJI_CACHE)/bundle/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
-export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION
+export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION PAUSE_VERSION
 export KAMAJI_KUBE_BIN := $(KUBE_BIN)
 export KAMAJI_ETCD_BIN := $(ETCD_BIN)
 export PATH := $(VENV)/bin:$(PATH)
@@ -71,10 +73,11 @@ collections: venv $(COLLECTIONS)/.complete
 	@ln -sfn $(REPO) $(BUILD)/collections/ansible_collections/kamaji/core
 
 binaries: venv
-	@$(VENV)/bin/python roles/offline_bundle/files/build_source.py --cache $(KAMAJI_CACHE) \
+	@$(VENV)/bin/python tools/build_source.py --cache $(KAMAJI_CACHE) \
 	  --kube-version $(KUBE_VERSION) --etcd-version $(ETCD_VERSION) --coredns-version $(COREDNS_VERSION) \
+	  --pause-version $(PAUSE_VERSION) \
 	  --only etcd,etcdctl,etcdutl,kube-apiserver,kube-controller-manager,kube-scheduler,kubectl
-	@for v in $(OLDER_KUBE_VERSIONS); do $(VENV)/bin/python roles/offline_bundle/files/build_source.py \
+	@for v in $(OLDER_KUBE_VERSIONS); do $(VENV)/bin/python tools/build_source.py \
 	  --cache $(KAMAJI_CACHE) --kube-version $$v --only kube-apiserver,kube-controller-manager,kube-scheduler; done
 
 ## --- tests -----------------------------------------------------------------

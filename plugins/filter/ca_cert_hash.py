@@ -37,8 +37,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 
-def ca_cert_hash(pem):
-    if not pki.HAS_CRYPTOGRAPHY:
+def ca_cert_hash(pem: str) -> str:
+    if not pki.CRYPTOGRAPHY.ok:
         raise AnsibleFilterError("ca_cert_hash needs the cryptography Python library on the controller")
     try:
         return pki.ca_cert_hash(pem)
@@ -47,5 +47,5 @@ def ca_cert_hash(pem):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, object]:
         return {"ca_cert_hash": ca_cert_hash}

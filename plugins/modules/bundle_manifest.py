@@ -73,14 +73,12 @@ problems:
   elements: str
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import manifest as bundle
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
@@ -100,33 +98,14 @@ def main():
                 module.fail_json(msg="offline bundle %s is corrupted: %s" % (p["path"], "; ".join(problems)),
                                  problems=problems, manifest=manifest)
             module.exit_json(changed=False, manifest=manifest, problems=[])
-        for ref, rel in p["images"].items():
-            if not os.path.isfile(os.path.join(p["path"], rel)):
-                module.fail_json(msg="images: %s points to %s, which is not in the bundle" % (ref, rel))
-        manifest = bundle.build_manifest(p["path"], p["versions"], p["images"], p["packages"])
+        changed, before, after = bundle.write(p["path"], p["versions"], p["images"], p["packages"], module.check_mode)
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
-    target = os.path.join(p["path"], bundle.MANIFEST)
-    old = None
-    if os.path.exists(target):
-        try:
-            old = bundle.read_manifest(p["path"])
-        except bundle.BundleError:
-            old = {}
-    changed = old != manifest
-    if changed and not module.check_mode:
-        tmp = target + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(bundle.render(manifest))
-        os.replace(tmp, target)
-    result = dict(changed=changed, manifest=manifest)
+    except OSError as exc:
+        module.fail_json(msg="path: cannot write the manifest in %s (%s)" % (p["path"], exc))
+    result = dict(changed=changed, manifest=after)
     if module._diff and changed:
-        before = set((old or {}).get("files", {}))
-        after = set(manifest["files"])
-        modified = sorted(f for f in before & after if old["files"][f] != manifest["files"][f])
-        result["diff"] = {"before": {"files": sorted(before - after) + modified,
-                                     "versions": (old or {}).get("versions")},
-                          "after": {"files": sorted(after - before) + modified, "versions": manifest["versions"]}}
+        result["diff"] = bundle.diff(before, after)
     module.exit_json(**result)
 
 

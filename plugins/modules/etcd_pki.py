@@ -17,14 +17,19 @@ description:
     what every member holds and passes it as O(existing); valid material comes back
     byte-for-byte, so writing the result back changes nothing on a re-run.
   - The CA is O(ca) when given, else the first valid CA a member holds (so a replaced
-    member receives the cluster's CA), else a new one.
+    member receives the cluster's CA, and a member's missing, unreadable or foreign copy is
+    rewritten). A new CA is created only when no member holds any CA material; when members
+    hold CA files but none is a readable, matching, unexpired pair the module fails naming
+    the members and files (restore the pair or pass it as O(ca)), because a silently
+    replaced CA would break every client that trusts it.
   - A leaf is re-issued only when missing or unreadable, inside the renewal window, its key
-    does not match, its subject, SANs or usages changed, or the CA that signs it changed.
+    does not match, its subject, SANs or usages changed, its key algorithm changed, or the CA
+    that signs it changed. Its key is kept when it still matches and the algorithm is unchanged.
   - The result carries private keys. Always set C(no_log) on the task.
 author:
   - kamaji.core maintainers (@kamaji-core)
 requirements:
-  - cryptography >= 3.4
+  - cryptography >= 42.0
 extends_documentation_fragment:
   - kamaji.core.attributes
 options:
@@ -126,7 +131,8 @@ changed_items:
   description: Per member, the items to write and why.
   returned: always
   type: dict
-  sample: {"etcd-3": {"ca": "missing", "server": "missing or unreadable"}, "etcd-0": {"server": "SANs changed"}}
+  sample: {"etcd-3": {"ca": "missing", "server": "missing"}, "etcd-0": {"server": "SANs changed",
+           "peer": "unreadable (certificate cannot be parsed)"}}
 certificates:
   description: Parsed facts of every certificate (subject, issuer, SANs, not_after, serial).
   returned: always
@@ -137,49 +143,38 @@ ca_cert:
   type: str
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.kamaji.core.plugins.module_utils.common import deps
+from ansible_collections.kamaji.core.plugins.module_utils.pki import etcd_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
-try:
-    from ansible_collections.kamaji.core.plugins.module_utils.pki import etcd_set as etcd_pki
-
-    IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    IMPORT_ERROR = traceback.format_exc()
+ARGUMENT_SPEC = dict(
+    members=dict(type="list", elements="dict", required=True, options=dict(
+        name=dict(type="str", required=True),
+        addresses=dict(type="list", elements="str", required=True),
+    )),
+    existing=dict(type="dict", default={}),
+    # not no_log, like existing: Ansible would mask the returned CA equal to it
+    ca=dict(type="dict", options=dict(
+        cert=dict(type="str"),
+        key=dict(type="str", no_log=False),
+    )),
+    root_user=dict(type="str", default="root"),
+    ca_common_name=dict(type="str", default="etcd-ca"),
+    key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
+    ca_validity_days=dict(type="int", default=3650),
+    leaf_validity_days=dict(type="int", default=365),
+    renewal_window_days=dict(type="int", default=30),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            members=dict(type="list", elements="dict", required=True, options=dict(
-                name=dict(type="str", required=True),
-                addresses=dict(type="list", elements="str", required=True),
-            )),
-            existing=dict(type="dict", default={}),
-            # not no_log, like existing: Ansible would mask the returned CA equal to it
-            ca=dict(type="dict", options=dict(
-                cert=dict(type="str"),
-                key=dict(type="str", no_log=False),
-            )),
-            root_user=dict(type="str", default="root"),
-            ca_common_name=dict(type="str", default="etcd-ca"),
-            key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
-            ca_validity_days=dict(type="int", default=3650),
-            leaf_validity_days=dict(type="int", default=365),
-            renewal_window_days=dict(type="int", default=30),
-        ),
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
-    if IMPORT_ERROR:
-        module.fail_json(msg="kamaji.core etcd_pki module_utils failed to import", exception=IMPORT_ERROR)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    deps.require(module, pki.CRYPTOGRAPHY)
     try:
-        material, changed, diff = etcd_pki.reconcile(module.params, module.params["existing"], module.params["ca"])
-        certificates = etcd_pki.facts(material)
+        material, changed, diff = etcd_set.reconcile(module.params, module.params["existing"], module.params["ca"])
+        certificates = etcd_set.facts(material)
     except pki.PKIError as exc:
         module.fail_json(msg=str(exc))
     result = dict(changed=bool(changed), changed_items=changed, certificates=certificates, pki=material,

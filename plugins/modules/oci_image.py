@@ -99,15 +99,12 @@ reference:
   type: str
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             reference=dict(type="str", required=True),
@@ -126,63 +123,16 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if not p["files"] and not p["base_layers"] and not p["base_rootfs"]:
-        module.fail_json(msg="files: give at least one file, base layer or base root file system")
-    if p["base_rootfs"] and not os.path.isdir(p["base_rootfs"]):
-        module.fail_json(msg="base_rootfs: %s is not a directory" % p["base_rootfs"])
-    for i, layer in enumerate(p["base_layers"]):
-        if not os.path.isfile(layer):
-            module.fail_json(msg="base_layers[%d]: %s is not a file" % (i, layer))
     try:
-        files = oci.normalize_files(p["files"])
+        changed, before, after = oci.assemble(p["reference"], p["dest"], p["files"], p["base_layers"], p["base_rootfs"],
+                                              p["entrypoint"], p["cmd"], p["env"], p["architecture"], module.check_mode)
     except oci.OCIError as exc:
         module.fail_json(msg=str(exc))
-    dest_dir = os.path.dirname(p["dest"]) or "."
-    if not os.path.isdir(dest_dir):
-        module.fail_json(msg="dest: directory %s does not exist" % dest_dir)
-
-    old_digest, old_ref = oci.archive_manifest_digest(p["dest"]) if os.path.exists(p["dest"]) else (None, None)
-    temps = []
-
-    def layers(to_disk):
-        """Layer descriptors; without ``to_disk`` the streams are only hashed, never written."""
-        out = [oci.layer_from_file(path) for path in p["base_layers"]]
-        writers = []
-        if p["base_rootfs"]:
-            writers.append(lambda f: oci.write_tree_layer(p["base_rootfs"], f))
-        if files:
-            writers.append(lambda f: oci.write_layer(files, f))
-        produced = []
-        for write in writers:
-            if to_disk:
-                fd, path = tempfile.mkstemp(dir=dest_dir, prefix=".layer-")
-                temps.append(path)
-                with os.fdopen(fd, "wb") as f:
-                    digest, size = write(f)
-            else:
-                path = None
-                digest, size = write(oci.NullSink())
-            produced.append({"path": path, "digest": digest, "size": size})
-        # the root file system is the bottom layer, the files the top one
-        return (produced[:1] if p["base_rootfs"] else []) + out + (produced[-1:] if files else [])
-
-    def describe(descs):
-        return oci.build_image(p["reference"], descs, p["entrypoint"], p["cmd"], p["env"],
-                               architecture=p["architecture"])
-
-    try:
-        digest = describe(layers(False))[2]
-        changed = digest != old_digest or old_ref != p["reference"]
-        if changed and not module.check_mode:
-            blobs, index, digest = describe(layers(True))
-            oci.write_archive(p["dest"], blobs, index)
-    finally:
-        for path in temps:
-            os.unlink(path)
-    result = dict(changed=changed, digest=digest, reference=p["reference"])
+    except OSError as exc:
+        module.fail_json(msg="dest: cannot write %s (%s)" % (p["dest"], exc))
+    result = dict(changed=changed, digest=after["digest"], reference=p["reference"])
     if module._diff:
-        result["diff"] = {"before": {"digest": old_digest, "reference": old_ref},
-                          "after": {"digest": digest, "reference": p["reference"]}}
+        result["diff"] = {"before": before, "after": after}
     module.exit_json(**result)
 
 

@@ -75,7 +75,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry as registry
 
 
-def main():
+def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             reference=dict(type="str", required=True),

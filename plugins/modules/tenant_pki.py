@@ -15,21 +15,27 @@ description:
   - The module is pure computation on the controller. It takes the material it returned
     last time (for example read back from the tenant's Secrets in the admin cluster) as
     O(existing) and returns it byte-for-byte unchanged when it is still valid.
-  - A leaf certificate or kubeconfig is re-issued when it is missing, inside the renewal
-    window, its key does not match, its subject, SANs or usages changed, its server URL
-    changed, or it is not signed by the current CA. CAs are replaced only with
-    O(rotate_ca=true); then every leaf and kubeconfig is re-issued too.
+  - A leaf certificate or kubeconfig is re-issued when it is missing or unreadable, inside
+    the renewal window, its key does not match, its subject, SANs or usages changed, its
+    key algorithm changed, its server URL, CA or user changed, or it is not signed by the
+    current CA. CAs are replaced only with O(rotate_ca=true); then every leaf and kubeconfig
+    is re-issued too.
+  - An existing CA that is unreadable, incomplete, expired or whose key does not match fails
+    the run naming the item (restore the pair, or set O(rotate_ca=true)); so does an
+    unreadable service-account key. Neither is ever replaced silently.
   - The result carries private keys. Always set C(no_log) on the task.
 author:
   - kamaji.core maintainers (@kamaji-core)
 requirements:
-  - cryptography >= 3.4
+  - cryptography >= 42.0
   - PyYAML
 extends_documentation_fragment:
   - kamaji.core.attributes
 options:
   name:
-    description: Tenant name, a DNS-1123 label. It names the cluster in every kubeconfig.
+    description:
+      - Tenant name, a DNS-1123 label of at most 40 characters, not C(root). It names the
+        cluster in every kubeconfig.
     type: str
     required: true
   endpoint:
@@ -52,7 +58,7 @@ options:
     type: int
     default: 6443
   extra_sans:
-    description: Additional DNS names or IP addresses for the API serving certificate.
+    description: Additional DNS names (wildcards like C(*.apps.example.com) allowed) or IP addresses for the API serving certificate.
     type: list
     elements: str
     default: []
@@ -175,78 +181,48 @@ server:
   sample: https://192.0.2.10:31443
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
+from ansible_collections.kamaji.core.plugins.module_utils.common import deps
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
-try:
-    from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
-
-    IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    IMPORT_ERROR = traceback.format_exc()
-
-
-def _facts(material):
-    out = {}
-    for item in tenant_pki.CERT_ITEMS:
-        out[item] = pki.cert_facts(pki.load_cert(material[item]["cert"], item))
-    for item in tenant_pki.KUBECONFIG_ITEMS:
-        parsed = tenant_pki.parse_kubeconfig(material[item])
-        out[item] = dict(pki.cert_facts(pki.load_cert(parsed["client_cert"], item)), server=parsed["server"])
-    return out
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    endpoint=dict(type="dict", required=True, options=dict(
+        address=dict(type="str", required=True),
+        port=dict(type="int", default=6443),
+    )),
+    apiserver_bind_port=dict(type="int", default=6443),
+    extra_sans=dict(type="list", elements="str", default=[]),
+    service_cidrs=dict(type="list", elements="str", default=["10.96.0.0/16"]),
+    cluster_domain=dict(type="str", default="cluster.local"),
+    key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
+    ca_validity_days=dict(type="int", default=3650),
+    leaf_validity_days=dict(type="int", default=365),
+    renewal_window_days=dict(type="int", default=30),
+    # not no_log: Ansible would mask every returned item equal to an input value,
+    # so valid material passed back in would come out as a placeholder.
+    existing=dict(type="dict", default={}),
+    etcd_ca=dict(type="dict", required=True, no_log=True, options=dict(
+        cert=dict(type="str", required=True),
+        key=dict(type="str", required=True, no_log=True),
+    )),
+    etcd_user=dict(type="str"),
+    rotate_ca=dict(type="bool", default=False),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            endpoint=dict(type="dict", required=True, options=dict(
-                address=dict(type="str", required=True),
-                port=dict(type="int", default=6443),
-            )),
-            apiserver_bind_port=dict(type="int", default=6443),
-            extra_sans=dict(type="list", elements="str", default=[]),
-            service_cidrs=dict(type="list", elements="str", default=["10.96.0.0/16"]),
-            cluster_domain=dict(type="str", default="cluster.local"),
-            key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
-            ca_validity_days=dict(type="int", default=3650),
-            leaf_validity_days=dict(type="int", default=365),
-            renewal_window_days=dict(type="int", default=30),
-            # not no_log: Ansible would mask every returned item equal to an input value,
-            # so valid material passed back in would come out as a placeholder.
-            existing=dict(type="dict", default={}),
-            etcd_ca=dict(type="dict", required=True, no_log=True, options=dict(
-                cert=dict(type="str", required=True),
-                key=dict(type="str", required=True, no_log=True),
-            )),
-            etcd_user=dict(type="str"),
-            rotate_ca=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
-    if IMPORT_ERROR:
-        module.fail_json(msg="kamaji.core tenant_pki module_utils failed to import", exception=IMPORT_ERROR)
-
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    deps.require(module, pki.CRYPTOGRAPHY)
     try:
-        material, changed, diff = tenant_pki.reconcile(module.params, module.params["existing"], module.params["etcd_ca"])
-        facts = _facts(material)
+        material, changed, diff = tenant_set.reconcile(module.params, module.params["existing"], module.params["etcd_ca"])
+        certificates = tenant_set.facts(material)
     except pki.PKIError as exc:
         module.fail_json(msg=str(exc))
-
-    spec = tenant_pki.Spec(module.params)
-    result = dict(
-        changed=bool(changed),
-        changed_items=changed,
-        certificates=facts,
-        ca_cert_hash=material["ca_cert_hash"],
-        server=spec.server,
-        pki=material,
-    )
+    result = dict(changed=bool(changed), changed_items=changed, certificates=certificates,
+                  ca_cert_hash=material["ca_cert_hash"], server=tenant_set.Spec(module.params).server, pki=material)
     if module._diff:
         result["diff"] = diff
     module.exit_json(**result)

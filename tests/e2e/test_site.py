@@ -16,6 +16,8 @@ from conftest import lab_up
 from harness.procs import CACHE, REPO, binary
 from harness.runner import run_playbook
 
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 ADMIN = os.path.join(CACHE, "lab", "admin.conf")
 TENANTS = os.path.join(CACHE, "lab", "tenants")
@@ -118,7 +120,7 @@ def test_each_tenant_worker_is_ready_in_its_own_tenant_only(site):
 def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
     conf = _tenant_conf("tenant-a")
     kubectl(conf, "delete", "pod", "probe", "--ignore-not-found", "--wait=true")
-    kubectl(conf, "run", "probe", "--image=registry.k8s.io/etcd:3.7.3-0", "--image-pull-policy=Never",
+    kubectl(conf, "run", "probe", "--image=registry.k8s.io/etcd:" + versions.ETCD_IMAGE_TAG, "--image-pull-policy=Never",
             "--command", "--", "etcd", "--data-dir=/tmp/etcd")
     kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s")
     assert "etcd" in kubectl(conf, "logs", "probe").stdout

@@ -9,7 +9,10 @@ from harness.procs import free_port
 from harness.registry import push_image, request
 from harness.runner import run_playbook
 
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
+
+PAUSE = "registry.k8s.io/pause:" + versions.PAUSE
 
 
 def pull_play(reference, dest, mirrors, **extra):
@@ -18,21 +21,21 @@ def pull_play(reference, dest, mirrors, **extra):
 
 
 def test_pull_through_a_mirror_imports_and_runs(oci_registry, containerd, tmp_path):
-    digest, _size, _layer = push_image(oci_registry["url"], "pause", "3.10.2")
+    digest, _size, _layer = push_image(oci_registry["url"], "pause", versions.PAUSE)
     dest = tmp_path / "pause.tar"
     mirrors = {"registry.k8s.io": oci_registry["url"]}
-    checked = run_playbook(pull_play("registry.k8s.io/pause:3.10.2", dest, mirrors), tmp_path, check=True)
+    checked = run_playbook(pull_play(PAUSE, dest, mirrors), tmp_path, check=True)
     assert checked.rc == 0 and checked.task("t")["changed"] is True, checked.failed_tasks()
     assert not dest.exists()
-    first = run_playbook(pull_play("registry.k8s.io/pause:3.10.2", dest, mirrors), tmp_path)
+    first = run_playbook(pull_play(PAUSE, dest, mirrors), tmp_path)
     assert first.rc == 0 and first.task("t")["changed"] is True, first.failed_tasks()
     assert first.task("t")["digest"] == digest
-    assert oci.archive_manifest_digest(str(dest)) == (digest, "registry.k8s.io/pause:3.10.2")
-    again = run_playbook(pull_play("registry.k8s.io/pause:3.10.2", dest, mirrors), tmp_path)
+    assert oci.archive_manifest_digest(str(dest)) == (digest, PAUSE)
+    again = run_playbook(pull_play(PAUSE, dest, mirrors), tmp_path)
     assert again.rc == 0 and again.task("t")["changed"] is False
     containerd.ctr("images", "import", "--snapshotter", "native", str(dest))
-    assert "registry.k8s.io/pause:3.10.2" in containerd.ctr("images", "ls", "-q").stdout.split()
-    out = containerd.ctr("run", "--snapshotter", "native", "--rm", "registry.k8s.io/pause:3.10.2", "t-pulled", "/pause", "-v")
+    assert PAUSE in containerd.ctr("images", "ls", "-q").stdout.split()
+    out = containerd.ctr("run", "--snapshotter", "native", "--rm", PAUSE, "t-pulled", "/pause", "-v")
     assert out.stdout.strip()
 
 

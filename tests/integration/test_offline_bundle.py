@@ -17,6 +17,8 @@ import pytest
 from harness.procs import CACHE, KUBE_VERSION, binary
 from harness.runner import REPO, run_playbook
 
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+
 PLAYBOOK = os.path.join(REPO, "playbooks", "offline_bundle.yml")
 
 
@@ -92,7 +94,7 @@ def _small_bundle(tmp_path):
 def test_corrupted_file_is_detected_by_name(tmp_path):
     d = _small_bundle(tmp_path)
     play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "write", "kamaji.core.bundle_manifest": {"path": str(d), "versions": {"kubernetes": "v1.37.2"}}},
+        {"name": "write", "kamaji.core.bundle_manifest": {"path": str(d), "versions": {"kubernetes": KUBE_VERSION}}},
         {"name": "verify", "kamaji.core.bundle_manifest": {"path": str(d), "state": "verified"}}]}]
     ok = run_playbook(play, tmp_path)
     assert ok.rc == 0 and ok.task("write")["changed"] is True and ok.task("verify")["changed"] is False
@@ -185,7 +187,7 @@ def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
 def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_registry, tmp_path):
     from harness.registry import push_image
 
-    digest, _size, _layer = push_image(oci_registry["url"], "pause", "3.10.2")
+    digest, _size, _layer = push_image(oci_registry["url"], "pause", versions.PAUSE)
     ev = dict(_download_vars(mirror, tmp_path), offline_bundle_images=True, offline_bundle_image_names=["pause"],
               offline_bundle_registry_mirrors={"registry.k8s.io": oci_registry["url"]})
     (tmp_path / "cache" / "downloads").mkdir(parents=True)
@@ -193,10 +195,10 @@ def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_regist
     assert res.rc == 0, res.failed_tasks()
     with open(tmp_path / "dl-bundle" / "manifest.json", encoding="utf-8") as f:
         manifest = json.load(f)
-    assert manifest["images"] == {"registry.k8s.io/pause:3.10.2": "images/pause.tar"}
+    assert manifest["images"] == {"registry.k8s.io/pause:" + versions.PAUSE: "images/pause.tar"}
     assert "images/pause.tar" in manifest["files"]
     from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
     assert oci.archive_manifest_digest(str(tmp_path / "dl-bundle" / "images" / "pause.tar")) == (
-        digest, "registry.k8s.io/pause:3.10.2")
+        digest, "registry.k8s.io/pause:" + versions.PAUSE)
     again = run_playbook(PLAYBOOK, tmp_path, ev)
     assert again.rc == 0 and again.changed() == 0, again.failed_tasks()

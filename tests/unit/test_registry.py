@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry as registry
+
+K, C, P = versions.KUBERNETES, versions.COREDNS, versions.PAUSE
 
 
 @pytest.mark.parametrize(("ref", "parsed"), [
-    ("registry.k8s.io/kube-apiserver:v1.37.2", ("registry.k8s.io", "kube-apiserver", "v1.37.2")),
-    ("registry.k8s.io/coredns/coredns:v1.14.6", ("registry.k8s.io", "coredns/coredns", "v1.14.6")),
-    ("127.0.0.1:5000/pause:3.10.2", ("127.0.0.1:5000", "pause", "3.10.2")),
+    ("registry.k8s.io/kube-apiserver:" + K, ("registry.k8s.io", "kube-apiserver", K)),
+    ("registry.k8s.io/coredns/coredns:" + C, ("registry.k8s.io", "coredns/coredns", C)),
+    ("127.0.0.1:5000/pause:" + P, ("127.0.0.1:5000", "pause", P)),
     ("localhost/pause", ("localhost", "pause", "latest")),
     ("busybox", ("docker.io", "library/busybox", "latest")),
     ("library/busybox:1.36", ("docker.io", "library/busybox", "1.36")),

@@ -237,14 +237,24 @@ def test_etcd_ca_key_mismatch_is_an_error(etcd_ca):
 
 
 @pytest.mark.parametrize("item, value, expect", [
-    ("apiserver", {"cert": "garbage", "key": "garbage"}, "apiserver: the certificate cannot be parsed"),
-    ("admin.conf", "{{{not yaml", "admin.conf: existing kubeconfig cannot be parsed"),
-    ("sa", {"key": "not a key", "pub": ""}, "sa: the private key cannot be parsed"),
+    ("apiserver", {"cert": "garbage", "key": "garbage"}, "unreadable (certificate cannot be parsed)"),
+    ("admin.conf", "{{{not yaml", "unreadable (kubeconfig not YAML: "),
 ])
-def test_unparsable_existing_material_names_the_item(first, etcd_ca, item, value, expect):
+def test_unparsable_existing_leaf_is_reissued_naming_the_item(first, etcd_ca, item, value, expect):
+    """Policy: an unreadable leaf or kubeconfig is re-issued, the reason says it was unreadable."""
     material = dict(first[0])
     material[item] = value
-    with pytest.raises(pki.PKIError, match="^" + expect):
+    new, changed, diff = tenant_pki.reconcile(params(), material, etcd_ca)
+    assert list(changed) == [item]
+    assert changed[item].startswith(expect), changed[item]
+    assert diff["before"][item] is None and diff["after"][item]["serial"]
+    assert {k: v for k, v in new.items() if k != item} == {k: v for k, v in first[0].items() if k != item}
+
+
+def test_unparsable_service_account_key_is_an_error_naming_the_item(first, etcd_ca):
+    """Policy: the service-account key signs every token, like a CA it is never replaced silently."""
+    material = dict(first[0], sa={"key": "not a key", "pub": ""})
+    with pytest.raises(pki.PKIError, match="^sa: the private key cannot be parsed .*every service account token"):
         tenant_pki.reconcile(params(), material, etcd_ca)
 
 
@@ -258,3 +268,112 @@ def test_ca_key_mismatch_is_an_error_unless_rotating(first, etcd_ca):
 def test_unknown_existing_item_is_an_error(first, etcd_ca):
     with pytest.raises(pki.PKIError, match="^existing: unknown item"):
         tenant_pki.reconcile(params(), {"apiserver.crt": "x"}, etcd_ca)
+
+
+# ---- the policy for unreadable existing material (pki/engine), tenant side
+
+def _kubeconfig_with_client(text, cert_pem, key_pem):
+    doc = yaml.safe_load(text)
+    doc["users"][0]["user"]["client-certificate-data"] = base64.b64encode(cert_pem.encode()).decode()
+    doc["users"][0]["user"]["client-key-data"] = base64.b64encode(key_pem.encode()).decode()
+    return yaml.safe_dump(doc)
+
+
+@pytest.mark.parametrize("item, value, reason", [
+    ("front-proxy-client", {"cert": None, "key": "kept below"}, "unreadable (certificate missing)"),
+    ("apiserver-kubelet-client", {"cert": "kept below", "key": ""}, "unreadable (key missing)"),
+    ("apiserver-etcd-client", {"cert": "kept below", "key": "-----BEGIN PRIVATE KEY-----\nAAAA\n"},
+     "unreadable (key cannot be parsed"),
+    ("scheduler.conf", "apiVersion: v1\nkind: Config\n", "unreadable (kubeconfig missing or invalid field"),
+    ("controller-manager.conf", "client garbage", "unreadable (client certificate cannot be parsed)"),
+])
+def test_unreadable_leaf_or_kubeconfig_is_reissued_with_the_reason(first, etcd_ca, item, value, reason):
+    material = dict(first[0])
+    old = material[item]
+    if isinstance(value, dict):
+        value = {k: (old[k] if v == "kept below" else v) for k, v in value.items()}
+    elif value == "client garbage":
+        value = _kubeconfig_with_client(old, "garbage", "garbage")
+    material[item] = value
+    new, changed, _unused = tenant_pki.reconcile(params(), material, etcd_ca)
+    assert list(changed) == [item]
+    assert changed[item].startswith(reason), changed[item]
+    again, changed, _unused = tenant_pki.reconcile(params(), new, etcd_ca)
+    assert changed == {} and again == new
+
+
+def test_an_unreadable_leafs_readable_key_is_not_trusted_without_its_certificate(first, etcd_ca):
+    material = dict(first[0], apiserver={"cert": "garbage", "key": first[0]["apiserver"]["key"]})
+    new, changed, _unused = tenant_pki.reconcile(params(), material, etcd_ca)
+    assert changed == {"apiserver": "unreadable (certificate cannot be parsed)"}
+    assert pki.public_keys_match(cert(new["apiserver"]["cert"]), pki.load_key(new["apiserver"]["key"], "x"))
+
+
+@pytest.mark.parametrize("item", ["ca", "front-proxy-ca"])
+@pytest.mark.parametrize("broken, problem", [
+    ({"cert": "garbage"}, "unreadable (certificate cannot be parsed)"),
+    ({"key": "garbage"}, "unreadable (key cannot be parsed"),
+    ({"key": None}, "unreadable (key missing)"),
+    ({"cert": ""}, "unreadable (certificate missing)"),
+    ({"key": "other"}, "the CA key does not match the CA certificate"),
+])
+def test_unusable_ca_fails_naming_the_item_and_the_fix(first, etcd_ca, item, broken, problem):
+    """Policy: a CA is never replaced silently (every client trusting it would break)."""
+    other = pki.key_to_pem(pki.generate_key("ecdsa-p256"))
+    material = dict(first[0])
+    material[item] = dict(material[item], **{k: (other if v == "other" else v) for k, v in broken.items()})
+    with pytest.raises(pki.PKIError) as err:
+        tenant_pki.reconcile(params(), material, etcd_ca)
+    message = str(err.value)
+    assert message.startswith("%s: %s" % (item, problem)), message
+    assert "restore the matching pair, or set rotate_ca: true" in message
+    # the fix works: rotate_ca replaces it and re-issues what it signs
+    new, changed, _unused = tenant_pki.reconcile(params(rotate_ca=True), material, etcd_ca)
+    assert changed[item] == "rotated on request"
+    assert pki.public_keys_match(cert(new[item]["cert"]), pki.load_key(new[item]["key"], item))
+
+
+def test_expired_ca_fails_naming_the_fix(etcd_ca):
+    old, _unused, _unused = tenant_pki.reconcile(params(ca_validity_days=10, leaf_validity_days=5,
+                                                        renewal_window_days=1), {}, etcd_ca,
+                                                 now=NOW - datetime.timedelta(days=20))
+    with pytest.raises(pki.PKIError, match="^ca: the CA certificate expired on .*rotate_ca: true"):
+        tenant_pki.reconcile(params(), old, etcd_ca)
+
+
+def test_existing_item_of_the_wrong_shape_is_an_error(first, etcd_ca):
+    with pytest.raises(pki.PKIError, match="^existing: item apiserver must be a mapping"):
+        tenant_pki.reconcile(params(), dict(first[0], apiserver="text"), etcd_ca)
+    with pytest.raises(pki.PKIError, match="^existing: item admin.conf must be text"):
+        tenant_pki.reconcile(params(), dict(first[0], **{"admin.conf": {"cert": "x"}}), etcd_ca)
+
+
+# ---- the shared name and address rules
+
+def test_tenant_name_follows_the_tenant_name_rule(etcd_ca):
+    with pytest.raises(pki.PKIError, match="^name: .* at most 40"):
+        tenant_pki.reconcile(params(name="a" * 41), {}, etcd_ca)
+    with pytest.raises(pki.PKIError, match="^name: 'root' is reserved"):
+        tenant_pki.reconcile(params(name="root"), {}, etcd_ca)
+    material, _unused, _unused = tenant_pki.reconcile(params(name="a" * 40), {}, etcd_ca)
+    assert pki.name_parts(cert(material["apiserver-etcd-client"]["cert"]).subject)[0] == "a" * 40
+
+
+def test_wildcard_sans_and_ipv6_endpoint(etcd_ca):
+    material, _unused, _unused = tenant_pki.reconcile(
+        params(endpoint={"address": "[2001:DB8::10]", "port": 443}, extra_sans=["*.Apps.Example.Test"]), {}, etcd_ca)
+    dns, ips = pki.cert_sans(cert(material["apiserver"]["cert"]))
+    assert "*.apps.example.test" in dns and "2001:db8::10" in {str(i) for i in ips}
+    assert yaml.safe_load(material["admin.conf"])["clusters"][0]["cluster"]["server"] == "https://[2001:db8::10]:443"
+
+
+@pytest.mark.parametrize("over, field", [
+    ({"endpoint": {"address": "10.0.0.1", "port": True}}, "endpoint.port"),
+    ({"apiserver_bind_port": 0}, "apiserver_bind_port"),
+    ({"extra_sans": ["a..b"]}, "extra_sans"),
+    ({"service_cidrs": ["10.96.0.0/31"]}, "service_cidrs"),
+])
+def test_more_invalid_input_names_the_field(etcd_ca, over, field):
+    with pytest.raises(pki.PKIError) as err:
+        tenant_pki.reconcile(params(**over), {}, etcd_ca)
+    assert str(err.value).startswith(field + ":"), str(err.value)

@@ -65,11 +65,15 @@ class Rows(list):
 
 
 def main() -> int:
+    from harness import loader
     from harness.runner import seconds
 
+    loader.install()
+    from ansible_collections.kamaji.core.plugins.module_utils import versions
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kube-version", default=os.environ.get("KUBE_VERSION", "v1.37.2"))
-    ap.add_argument("--etcd-version", default=os.environ.get("ETCD_VERSION", "v3.7.3"))
+    ap.add_argument("--kube-version", default=os.environ.get("KUBE_VERSION", versions.KUBERNETES))
+    ap.add_argument("--etcd-version", default=os.environ.get("ETCD_VERSION", versions.ETCD))
     args = ap.parse_args()
     bundle = os.path.join(CACHE, "bundle", f"{args.kube_version}-etcd-{args.etcd_version}")
     rows = Rows()

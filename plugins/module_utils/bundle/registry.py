@@ -16,12 +16,14 @@ import json
 import os
 import re
 import tempfile
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import oci
+from ansible_collections.kamaji.core.plugins.module_utils.common.files import sha256_bytes
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -38,7 +40,7 @@ class RegistryError(Exception):
     pass
 
 
-def parse_reference(ref):
+def parse_reference(ref: str | None) -> tuple[str, str, str]:
     """'registry.k8s.io/coredns/coredns:v1.14.6' -> ('registry.k8s.io', 'coredns/coredns', 'v1.14.6')."""
     match = REFERENCE.match(ref or "")
     if not match:
@@ -46,7 +48,8 @@ def parse_reference(ref):
     registry, repository = match.group("registry"), match.group("repository")
     if registry and "." not in registry and ":" not in registry and registry != "localhost":
         # 'library/busybox' style: the first part was a path component, not a host
-        registry, repository = None, registry + "/" + repository
+        repository = registry + "/" + repository
+        registry = None
     registry = registry or "docker.io"
     if registry == "docker.io" and "/" not in repository:
         repository = "library/" + repository
@@ -54,7 +57,7 @@ def parse_reference(ref):
     return registry, repository, ref_part
 
 
-def base_url(registry, mirrors=None):
+def base_url(registry: str, mirrors: dict[str, str] | None = None) -> str:
     """The URL the registry is reached at: a mirror when one is configured for it."""
     mirrors = mirrors or {}
     if registry in mirrors:
@@ -64,14 +67,14 @@ def base_url(registry, mirrors=None):
     return "https://" + registry
 
 
-def parse_challenge(header):
+def parse_challenge(header: str | None) -> dict[str, str] | None:
     """'Bearer realm="https://auth",service="reg",scope="repository:x:pull"' -> dict."""
     if not header or not header.lower().startswith("bearer "):
         return None
     return dict(re.findall(r'(\w+)="([^"]*)"', header[len("bearer "):]))
 
 
-def select_platform(index, arch, os_name="linux"):
+def select_platform(index: dict[str, Any], arch: str, os_name: str = "linux") -> dict[str, Any]:
     """The manifest descriptor of ``os_name/arch`` in a manifest list or OCI index."""
     for desc in index.get("manifests", []):
         platform = desc.get("platform") or {}
@@ -83,14 +86,14 @@ def select_platform(index, arch, os_name="linux"):
 
 
 class Client:
-    def __init__(self, url, validate_certs=True, ca_path=None, timeout=60):
+    def __init__(self, url: str, validate_certs: bool = True, ca_path: str | None = None, timeout: int = 60) -> None:
         self.url = url
         self.validate_certs = validate_certs
         self.ca_path = ca_path
         self.timeout = timeout
-        self.token = None
+        self.token: str | None = None
 
-    def _open(self, method, path, headers=None, retry_auth=True):
+    def _open(self, method: str, path: str, headers: dict[str, str] | None = None, retry_auth: bool = True) -> Any:
         headers = dict(headers or {})
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
@@ -106,7 +109,7 @@ class Client:
         except URLError as exc:
             raise RegistryError("%s %s%s: %s" % (method, self.url, path, exc.reason))
 
-    def _login(self, challenge):
+    def _login(self, challenge: dict[str, str]) -> None:
         query = {k: v for k, v in challenge.items() if k in ("service", "scope")}
         url = challenge["realm"] + ("?" + urlencode(query) if query else "")
         try:
@@ -118,18 +121,18 @@ class Client:
         if not self.token:
             raise RegistryError("token from %s: no token in the answer" % challenge["realm"])
 
-    def manifest(self, repository, ref):
+    def manifest(self, repository: str, ref: str) -> tuple[bytes, str, str]:
         resp = self._open("GET", "/v2/%s/manifests/%s" % (repository, ref), {"Accept": ACCEPT})
         body = resp.read()
         media_type = (resp.headers.get("Content-Type") or "").split(";")[0].strip()
         doc = json.loads(body)
         media_type = doc.get("mediaType") or media_type
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = "sha256:" + sha256_bytes(body)
         if ref.startswith("sha256:") and ref != digest:
             raise RegistryError("manifest %s@%s: content has digest %s" % (repository, ref, digest))
         return body, media_type, digest
 
-    def blob(self, repository, digest, dest):
+    def blob(self, repository: str, digest: str, dest: str) -> int:
         resp = self._open("GET", "/v2/%s/blobs/%s" % (repository, digest))
         sha = hashlib.sha256()
         size = 0
@@ -148,7 +151,7 @@ class Client:
         return size
 
 
-def resolve(client, repository, ref, arch):
+def resolve(client: Client, repository: str, ref: str, arch: str) -> tuple[bytes, str, str]:
     """(manifest bytes, media type, digest) of the image for ``arch``."""
     body, media_type, digest = client.manifest(repository, ref)
     if media_type in LISTS:
@@ -159,7 +162,8 @@ def resolve(client, repository, ref, arch):
     return body, media_type, digest
 
 
-def pull(reference, dest, arch="amd64", mirrors=None, name=None, validate_certs=True, ca_path=None, check=False):
+def pull(reference: str, dest: str, arch: str = "amd64", mirrors: dict[str, str] | None = None, name: str | None = None,
+         validate_certs: bool = True, ca_path: str | None = None, check: bool = False) -> tuple[bool, str]:
     """Pull ``reference`` into the archive ``dest``; returns (changed, manifest digest).
 
     ``name`` is the image name recorded in the archive (default ``reference``)."""
@@ -175,7 +179,7 @@ def pull(reference, dest, arch="amd64", mirrors=None, name=None, validate_certs=
     manifest = json.loads(body)
     directory = os.path.dirname(os.path.abspath(dest))
     with tempfile.TemporaryDirectory(dir=directory, prefix=".pull-") as tmp:
-        blobs = {digest: body}
+        blobs: oci.Blobs = {digest: body}
         for desc in [manifest["config"]] + manifest.get("layers", []):
             path = os.path.join(tmp, desc["digest"].split(":", 1)[1])
             if desc["digest"] in blobs:

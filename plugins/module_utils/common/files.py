@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
 
 CHUNK = 1024 * 1024
 
@@ -30,12 +33,20 @@ def atomic_write(path: str, data: bytes | str, mode: int = 0o600) -> None:
     The file gets ``mode`` before any byte is written, so a key is never readable by others.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_file(path, mode) as f:
+        f.write(raw)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """``atomic_write`` for content written as a stream (archives): yields the temporary file,
+    renamed onto ``path`` when the block ends, removed when it raises."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(raw)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -7,43 +7,47 @@ both carrying the member's names and addresses as SANs; per member a client cert
 for the etcd ``root`` user (the credentials that manage tenants). ``reconcile`` takes
 what the members hold today and returns the complete set plus what changed and why.
 Valid material comes back byte-for-byte, so a re-run writes nothing.
+
+Every member holds a copy of the cluster CA. A usable copy on any member is the cluster
+CA (other members' missing, unreadable or foreign copies are rewritten); when copies exist
+but none is usable the run fails naming the members; only when no member holds any CA
+material is a new CA created. Unreadable leaves are re-issued (``pki/engine``).
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Mapping
+from typing import Any
 
+from ansible_collections.kamaji.core.plugins.module_utils.common import net
+from ansible_collections.kamaji.core.plugins.module_utils.pki import engine
+from ansible_collections.kamaji.core.plugins.module_utils.pki import policy as pki_policy
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
 MEMBER_ITEMS = ("server", "peer", "root")
 MEMBER_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9_]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9_]*[a-z0-9])?)*$")
+CA_FIX = ("restore ca.crt and ca.key on a member from a backup (or pass the pair as the ca option); "
+          "a new CA is created only when no member holds any, and every etcd client must then trust it")
+
+# {member: {file name: PEM}}
+MemberFiles = Mapping[str, Mapping[str, str]]
 
 
 class Spec:
     """Validated inputs; every error names the option and the fix."""
 
-    def __init__(self, params):
+    def __init__(self, params: Mapping[str, Any]) -> None:
         err = pki.PKIError
-        self.key_algorithm = params.get("key_algorithm") or "ecdsa-p256"
-        if self.key_algorithm not in pki.KEY_ALGORITHMS:
-            raise err("key_algorithm: must be one of %s" % ", ".join(pki.KEY_ALGORITHMS))
-        self.ca_days = int(params.get("ca_validity_days") or 3650)
-        self.leaf_days = int(params.get("leaf_validity_days") or 365)
-        renew = params.get("renewal_window_days")
-        self.renew_days = int(30 if renew is None else renew)
-        if self.leaf_days < 1 or self.ca_days < 1:
-            raise err("ca_validity_days / leaf_validity_days: must be at least 1")
-        if self.renew_days < 0 or self.renew_days >= self.leaf_days:
-            raise err("renewal_window_days: must be between 0 and leaf_validity_days - 1 (%d), otherwise "
-                      "every run re-issues every certificate" % (self.leaf_days - 1))
-        self.ca_common_name = params.get("ca_common_name") or "etcd-ca"
-        self.root_user = params.get("root_user") or "root"
+        self.policy = pki_policy.validity(params)
+        self.ca_common_name: str = params.get("ca_common_name") or "etcd-ca"
+        self.root_user: str = params.get("root_user") or "root"
         members = params.get("members") or []
         if not members:
             raise err("members: at least one etcd member is required (name and addresses)")
-        self.members = {}
+        # member name -> (DNS SANs, IP SANs)
+        self.members: dict[str, tuple[list[str], list[net.IPAddress]]] = {}
         for i, member in enumerate(members):
             name = str(member.get("name") or "")
             if not MEMBER_NAME.match(name):
@@ -51,21 +55,15 @@ class Spec:
                           "at most 63 characters)" % (i, name))
             if name in self.members:
                 raise err("members[%d].name: %r appears twice; every etcd member needs its own name" % (i, name))
-            addresses = [str(a) for a in (member.get("addresses") or [])]
+            addresses = [net.host(a, "members[%d].addresses" % i, underscore=True, error=err)
+                         for a in (member.get("addresses") or [])]
             if not addresses:
                 raise err("members[%d].addresses: required, the IP addresses or DNS names clients and peers "
                           "use to reach %s" % (i, name))
-            for address in addresses:
-                if not _valid_host(address):
-                    raise err("members[%d].addresses: %r is neither an IP address nor a DNS name" % (i, address))
-            self.members[name] = pki.normalize_sans([name, "localhost", "127.0.0.1", "::1"] + addresses)
+            self.members[name] = net.split_names([name, "localhost", "127.0.0.1", "::1", *addresses])
 
 
-def _valid_host(value):
-    return pki.is_ip_or_dns_name(value, DNS_NAME)
-
-
-def leaf_specs(spec, name):
+def leaf_specs(spec: Spec, name: str) -> dict[str, pki.LeafSpec]:
     dns, ips = spec.members[name]
     both = (pki.SERVER_AUTH, pki.CLIENT_AUTH)
     return {
@@ -76,90 +74,77 @@ def leaf_specs(spec, name):
     }
 
 
-def _pair(files, item):
-    """(cert, key) of ``item`` from a member's files {"<item>.crt": pem, "<item>.key": pem}."""
+def _held(files: Mapping[str, str] | None, item: str) -> engine.HeldPem:
     files = files or {}
-    cert, key = files.get(item + ".crt"), files.get(item + ".key")
-    if not cert or not key:
-        return None, None
+    return files.get(item + ".crt"), files.get(item + ".key")
+
+
+def _given_ca(ca: Mapping[str, str | None], now: datetime.datetime) -> engine.CaChoice:
+    """The CA passed as the ``ca`` option: it must be a usable pair."""
     try:
-        return pki.load_cert(cert, item), pki.load_key(key, item)
-    except pki.PKIError:
-        # unreadable material is replaced, like missing material
-        return None, None
+        pair = engine.read_pair(ca.get("cert"), ca.get("key"))
+    except engine.Unreadable:
+        pair = None
+    if pair is None:
+        raise pki.PKIError("ca: cert and key are both required and must be PEM")
+    if not pki.public_keys_match(pair.cert, pair.key):
+        raise pki.PKIError("ca: the key does not match the certificate; give the matching pair")
+    problem = engine.ca_problem(pair, now)
+    if problem:
+        raise pki.PKIError("ca: %s; give a valid CA" % problem)
+    return engine.CaChoice(pair, "ca", None, None)
 
 
-def _choose_ca(spec, ca, existing, now):
-    """The CA every member must carry: the given one, else the first valid one a member holds,
-    else a new one. Returns (cert, key, pem pair, reason when new)."""
-    if ca and (ca.get("cert") or ca.get("key")):
-        cert, key = _pair({"ca.crt": ca.get("cert"), "ca.key": ca.get("key")}, "ca")
-        if cert is None:
-            raise pki.PKIError("ca: cert and key are both required and must be PEM")
-        if not pki.public_keys_match(cert, key):
-            raise pki.PKIError("ca: the key does not match the certificate; give the matching pair")
-        return cert, key, {"cert": ca["cert"], "key": ca["key"]}, None
-    for name in spec.members:
-        held = existing.get(name) or {}
-        cert, key = _pair(held, "ca")
-        if cert is not None and pki.public_keys_match(cert, key) and cert.not_valid_after_utc > now:
-            return cert, key, {"cert": held["ca.crt"], "key": held["ca.key"]}, None
-    key = pki.generate_key(spec.key_algorithm)
-    cert = pki.issue_ca(spec.ca_common_name, key, spec.ca_days, now)
-    return cert, key, {"cert": pki.cert_to_pem(cert), "key": pki.key_to_pem(key)}, "missing on every member"
+def _cluster_ca(spec: Spec, existing: MemberFiles, now: datetime.datetime) -> engine.CaChoice:
+    """The first usable CA copy of the members (in their order, then any other holder), else a new CA
+    when nobody holds CA material; fails when copies exist and none is usable."""
+    holders = list(spec.members) + sorted(set(existing) - set(spec.members))
+    copies = {"%s (ca.crt, ca.key)" % name: _held(existing.get(name), "ca") for name in holders}
+    return engine.choose_ca(copies, spec.ca_common_name, spec.policy, now, label="existing", fix=CA_FIX,
+                            missing_reason="missing on every member")
 
 
-def reconcile(params, existing, ca=None, now=None):
+def reconcile(params: Mapping[str, Any], existing: MemberFiles | None,
+              ca: Mapping[str, str | None] | None = None, now: datetime.datetime | None = None,
+              ) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, dict[str, dict[str, engine.Facts]]]]:
     """Return (material, changed, diff).
 
     ``existing``: {member: {"ca.crt": pem, "ca.key": pem, "server.crt": ..., ...}} as read
     from the members' PKI directories (any subset).
     ``material``: {"ca": {"cert", "key"}, "members": {member: {file name: pem}}}, every file.
     ``changed``: {member: {item: reason}} for what must be written.
+    ``diff``: {"before": {member: {item: facts}}, "after": ...} for the changed items.
     """
     spec = Spec(params)
     now = now or pki.utcnow()
     existing = existing or {}
-    renew_before = datetime.timedelta(days=spec.renew_days)
-    ca_cert, ca_key, ca_pem, ca_reason = _choose_ca(spec, ca, existing, now)
-    material = {"ca": ca_pem, "members": {}}
-    changed = {}
-    before, after = {}, {}
+    if ca and (ca.get("cert") or ca.get("key")):
+        choice = _given_ca(ca, now)
+    else:
+        choice = _cluster_ca(spec, existing, now)
+    cluster_ca = choice.pair
+    members: dict[str, dict[str, str]] = {}
+    changed: dict[str, dict[str, str]] = {}
+    before: dict[str, dict[str, engine.Facts]] = {}
+    after: dict[str, dict[str, engine.Facts]] = {}
     for name in spec.members:
         held = existing.get(name) or {}
-        out = {"ca.crt": ca_pem["cert"], "ca.key": ca_pem["key"]}
-        reasons = {}
-        if held.get("ca.crt") != ca_pem["cert"] or held.get("ca.key") != ca_pem["key"]:
-            reasons["ca"] = ca_reason or ("missing" if not held.get("ca.crt") else "differs from the cluster CA")
+        eng = engine.Engine(spec.policy, now)
+        eng.ca_copy("ca", _held(held, "ca"), choice)
+        out = {"ca.crt": cluster_ca.cert_pem, "ca.key": cluster_ca.key_pem}
         for item, leaf in leaf_specs(spec, name).items():
-            old_cert, old_key = _pair(held, item)
-            if old_cert is not None:
-                why = pki.leaf_reissue_reasons(old_cert, old_key, leaf, ca_cert, renew_before, now)
-                if pki.key_algorithm_of(old_key) != spec.key_algorithm:
-                    why.append("key algorithm changed")
-                if not why:
-                    out[item + ".crt"], out[item + ".key"] = held[item + ".crt"], held[item + ".key"]
-                    continue
-                reason = "; ".join(why)
-                keep = pki.public_keys_match(old_cert, old_key) and pki.key_algorithm_of(old_key) == spec.key_algorithm
-                key = old_key if keep else pki.generate_key(spec.key_algorithm)
-            else:
-                reason = "missing or unreadable"
-                key = pki.generate_key(spec.key_algorithm)
-            cert = pki.issue_leaf(leaf, key, ca_cert, ca_key, spec.leaf_days, now)
-            out[item + ".crt"], out[item + ".key"] = pki.cert_to_pem(cert), pki.key_to_pem(key)
-            reasons[item] = reason
-            before.setdefault(name, {})[item] = pki.cert_facts(old_cert)
-            after.setdefault(name, {})[item] = pki.cert_facts(cert)
-        material["members"][name] = out
-        if reasons:
-            changed[name] = reasons
+            pair = eng.leaf(item, _held(held, item), leaf, cluster_ca)
+            out[item + ".crt"], out[item + ".key"] = pair.cert_pem, pair.key_pem
+        members[name] = out
+        if eng.changed:
+            changed[name], before[name], after[name] = eng.changed, eng.before, eng.after
+    material = {"ca": {"cert": cluster_ca.cert_pem, "key": cluster_ca.key_pem}, "members": members}
     return material, changed, {"before": before, "after": after}
 
 
-def facts(material):
+def facts(material: Mapping[str, Any]) -> dict[str, Any]:
     """Certificate facts (no keys) for the result."""
-    out = {"ca": pki.cert_facts(pki.load_cert(material["ca"]["cert"], "ca")), "members": {}}
+    out: dict[str, Any] = {"ca": pki.cert_facts(pki.load_cert(material["ca"]["cert"], "ca")), "members": {}}
     for name, files in material["members"].items():
         out["members"][name] = {item: pki.cert_facts(pki.load_cert(files[item + ".crt"], item))
                                 for item in MEMBER_ITEMS}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 try:
     import yaml
@@ -19,11 +20,12 @@ class KubeconfigError(Exception):
     pass
 
 
-def _b64(text):
+def _b64(text: str) -> str:
     return base64.b64encode(text.encode("ascii")).decode("ascii")
 
 
-def render_kubeconfig(cluster, server, ca_pem, user, client_cert_pem, client_key_pem):
+def render_kubeconfig(cluster: str, server: str, ca_pem: str, user: str, client_cert_pem: str,
+                      client_key_pem: str) -> str:
     """A kubeconfig as YAML text, byte-stable for the same inputs."""
     context = "%s@%s" % (user, cluster)
     return (
@@ -57,10 +59,10 @@ def render_kubeconfig(cluster, server, ca_pem, user, client_cert_pem, client_key
     }
 
 
-def parse_kubeconfig(text):
+def parse_kubeconfig(text: str) -> dict[str, str]:
     """Pull server, CA and client credentials of the current context."""
     try:
-        doc = yaml.safe_load(text) if HAS_YAML else json.loads(text)
+        doc: Any = yaml.safe_load(text) if HAS_YAML else json.loads(text)
     except Exception as exc:
         raise KubeconfigError("not YAML: %s" % exc.__class__.__name__)
     if not isinstance(doc, dict):
@@ -71,11 +73,11 @@ def parse_kubeconfig(text):
         cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
         user = next(u for u in doc["users"] if u["name"] == ctx["user"])
         return {
-            "server": cluster["server"],
+            "server": str(cluster["server"]),
             "ca": base64.b64decode(cluster["certificate-authority-data"]).decode("ascii"),
-            "user": user["name"],
+            "user": str(user["name"]),
             "client_cert": base64.b64decode(user["user"]["client-certificate-data"]).decode("ascii"),
             "client_key": base64.b64decode(user["user"]["client-key-data"]).decode("ascii"),
         }
-    except (KeyError, StopIteration, TypeError, ValueError) as exc:
+    except (KeyError, StopIteration, TypeError, ValueError, AttributeError) as exc:
         raise KubeconfigError("missing or invalid field (%s)" % exc.__class__.__name__)
