@@ -45,7 +45,9 @@ attributes:
     support: none
 options:
   tenants:
-    description: Inventory host name to raw tenant spec (the fields of M(kamaji.core.tenant_spec)).
+    description:
+      - Inventory host name to the tenant's spec, that is the host's C(tenant) variable (one dict,
+        the fields of M(kamaji.core.tenant_spec)) plus C(name) (the host name or C(tenant_name)).
     type: dict
     required: true
   existing_objects:
@@ -148,27 +150,32 @@ options:
         C(admin-objects.yaml) (they cannot be dry-run) and reported in RV(new_namespaces).
     type: bool
     default: false
-  etcd_root:
-    description:
-      - The etcd root client certificate and key; when given, written with the etcd CA
-        certificate into O(output_dir) as C(etcd-ca.crt), C(etcd-root.crt), C(etcd-root.key)
-        for the etcd modules of the same play.
-    type: dict
-    suboptions:
-      cert:
-        description: Certificate, PEM.
-        type: str
-        required: true
-      key:
-        description: Private key, PEM.
-        type: str
-        required: true
 """
 
 EXAMPLES = r"""
+- name: Compute the objects of two tenants
+  kamaji.core.tenant_control_plane:
+    tenants:
+      acme: {name: acme, endpoint: {address: 192.0.2.10, port: 31443}}
+      globex: {name: globex, kubernetes_version: v1.36.3, replicas: 3, endpoint: {address: 192.0.2.10, port: 31444}}
+    etcd_ca:
+      cert: "{{ etcd_ca_cert }}"
+      key: "{{ etcd_ca_key }}"
+    etcd_endpoints: [https://192.0.2.21:2379, https://192.0.2.22:2379, https://192.0.2.23:2379]
+    output_dir: /tmp/kamaji-tenants
+  register: computed
+  delegate_to: localhost
+  no_log: true
+
+# What the tenant_control_plane role does: every host of the tenants group holds its spec in
+# its `tenant` variable (for example host_vars/acme.yml: `tenant: {endpoint: {address: 192.0.2.10, port: 31443}}`)
+- name: Each tenant host's spec, named after the host
+  ansible.builtin.set_fact:
+    tenant_raw_spec: "{{ tenant | default({}) | combine({'name': tenant_name | default(inventory_hostname)}) }}"
+
 - name: Compute every tenant's objects
   kamaji.core.tenant_control_plane:
-    tenants: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'tenant'))) }}"
+    tenants: "{{ dict(ansible_play_batch | zip(ansible_play_batch | map('extract', hostvars, 'tenant_raw_spec'))) }}"
     existing_objects:
       Secret: "{{ tenant_secrets.resources }}"
     etcd_ca:
@@ -224,223 +231,77 @@ errors:
 import os
 import shutil
 import tempfile
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.common import files
+from ansible_collections.kamaji.core.plugins.module_utils.common.deps import Dependency, require
+from ansible_collections.kamaji.core.plugins.module_utils.pki.x509 import KEY_ALGORITHMS
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY
 
-try:
-    import yaml
+CRYPTOGRAPHY = Dependency("cryptography")
+YAML = Dependency("yaml", "PyYAML")
 
-    from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set as tenant_pki
-    from ansible_collections.kamaji.core.plugins.module_utils.tenant import manifests as tenant_manifests
-    from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
-
-    IMPORT_ERROR = None
-except ImportError:  # pragma: no cover
-    IMPORT_ERROR = traceback.format_exc()
-
-
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            tenants=dict(type="dict", required=True),
-            existing_objects=dict(type="dict", default={}),
-            etcd_ca=dict(type="dict", required=True, options=dict(
-                cert=dict(type="str", required=True),
-                key=dict(type="str", required=True, no_log=True),
-            )),
-            etcd_endpoints=dict(type="list", elements="str", required=True),
-            image_repository=dict(type="str", default="registry.k8s.io"),
-            coredns_version=dict(type="str", default="v1.14.6"),
-            supported_minors=dict(type="list", elements="int", default=[35, 36, 37]),
-            admin_networks=dict(type="list", elements="str", default=[]),
-            node_selector=dict(type="dict", default={}),
-            tolerations=dict(type="list", elements="dict", default=[]),
-            priority_class=dict(type="str"),
-            cgroup_driver=dict(type="str", default="systemd", choices=["systemd", "cgroupfs"]),
-            kubelet_config=dict(type="dict", default={}),
-            proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
-            key_algorithm=dict(type="str", default="ecdsa-p256", choices=list(pki.KEY_ALGORITHMS)),
-            renewal_window_days=dict(type="int", default=30),
-            output_dir=dict(type="path"),
-            play_check_mode=dict(type="bool", default=False),
-            etcd_root=dict(type="dict", options=dict(
-                cert=dict(type="str", required=True),
-                key=dict(type="str", required=True, no_log=True),
-            )),
-        ),
-        supports_check_mode=True,
-    )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
-    if IMPORT_ERROR:
-        module.fail_json(msg="kamaji.core tenant_control_plane module_utils failed to import", exception=IMPORT_ERROR)
-    p = module.params
-    made, error = None, "internal error"
-    try:
-        if not p["output_dir"]:
-            made = p["output_dir"] = tempfile.mkdtemp(prefix="kamaji-tenants-")
-        result = compute(p)
-        result.update(write_outputs(p, result, module.check_mode or p["play_check_mode"]))
-        error = None
-    except pki.PKIError as exc:
-        error = str(exc)
-    except OSError as exc:
-        error = "output_dir: cannot write %s (%s)" % (p["output_dir"], exc)
-    finally:
-        # a directory made here becomes the caller's only when the module succeeds
-        if made and error:
-            shutil.rmtree(made, ignore_errors=True)
-    if error:
-        module.fail_json(msg=error)
-    module.exit_json(changed=False, output_dir=p["output_dir"], **result)
+ARGUMENT_SPEC = dict(
+    tenants=dict(type="dict", required=True),
+    existing_objects=dict(type="dict", default={}),
+    etcd_ca=dict(type="dict", required=True, options=dict(
+        cert=dict(type="str", required=True),
+        key=dict(type="str", required=True, no_log=True),
+    )),
+    etcd_endpoints=dict(type="list", elements="str", required=True),
+    image_repository=dict(type="str", default=DEFAULT_IMAGE_REPOSITORY),
+    coredns_version=dict(type="str", default=versions.COREDNS),
+    supported_minors=dict(type="list", elements="int", default=list(versions.SUPPORTED_MINORS)),
+    admin_networks=dict(type="list", elements="str", default=[]),
+    node_selector=dict(type="dict", default={}),
+    tolerations=dict(type="list", elements="dict", default=[]),
+    priority_class=dict(type="str"),
+    cgroup_driver=dict(type="str", default="systemd", choices=["systemd", "cgroupfs"]),
+    kubelet_config=dict(type="dict", default={}),
+    proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
+    key_algorithm=dict(type="str", default=plan.DEFAULT_KEY_ALGORITHM, choices=list(KEY_ALGORITHMS)),
+    renewal_window_days=dict(type="int", default=plan.DEFAULT_RENEWAL_WINDOW_DAYS),
+    output_dir=dict(type="path"),
+    play_check_mode=dict(type="bool", default=False),
+)
 
 
-def _write(path, text):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-
-
-def _dump_all(objects):
-    return yaml.safe_dump_all(objects, sort_keys=False)
-
-
-def write_outputs(p, result, check_mode):
-    """Write the objects into the scratch directory; keep only paths and counts in the result."""
-    out_dir = p["output_dir"]
-    admin = result.pop("admin_objects")
-    namespaces = [o["metadata"]["name"] for o in admin if o["kind"] == "Namespace"]
-    existing = _existing(p)
-    have_ns = [(o.get("metadata") or {}).get("name") for o in existing if o.get("kind") == "Namespace"]
-    new = sorted(set(namespaces) - set(have_ns))
-    if check_mode:
-        admin = [o for o in admin if o["metadata"].get("namespace", o["metadata"]["name"]) not in new]
-    admin, same = tenant_manifests.unchanged(admin, existing)
+def write_outputs(out_dir: str, batch: plan.Plan) -> dict:
+    """Write the planned objects into the scratch directory; return paths and counts."""
+    dump = YAML.module.safe_dump_all
     admin_file = os.path.join(out_dir, "admin-objects.yaml")
-    _write(admin_file, _dump_all(admin))
-    for host, tenant in result["tenants"].items():
+    files.write_private(admin_file, dump(batch.admin_objects, sort_keys=False))
+    tenants = {}
+    for host, planned in batch.tenants.items():
+        tenant = dict(planned)
         tenant["bootstrap_file"] = os.path.join(out_dir, "%s-bootstrap.yaml" % host)
-        _write(tenant["bootstrap_file"], _dump_all(tenant.pop("bootstrap_objects")))
+        files.write_private(tenant["bootstrap_file"], dump(tenant.pop("bootstrap_objects"), sort_keys=False))
         # the tenant CA, for the controller's /readyz wait through the endpoint
         tenant["ca_file"] = os.path.join(out_dir, "%s-ca.crt" % host)
-        _write(tenant["ca_file"], tenant["ca_cert"])
-        tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in new
-    if p.get("etcd_root"):
-        _write(os.path.join(out_dir, "etcd-ca.crt"), p["etcd_ca"]["cert"])
-        _write(os.path.join(out_dir, "etcd-root.crt"), p["etcd_root"]["cert"])
-        _write(os.path.join(out_dir, "etcd-root.key"), p["etcd_root"]["key"])
-    return {"admin_objects_file": admin_file, "admin_objects_count": len(admin), "unchanged_objects": same,
-            "new_namespaces": new}
+        files.write_private(tenant["ca_file"], tenant["ca_cert"])
+        tenants[host] = tenant
+    return {"output_dir": out_dir, "tenants": tenants, "errors": batch.errors, "etcd_tenants": batch.etcd_tenants,
+            "admin_objects_file": admin_file, "admin_objects_count": len(batch.admin_objects),
+            "unchanged_objects": batch.unchanged_objects, "new_namespaces": batch.new_namespaces}
 
 
-def _secrets_by_namespace(secrets):
-    out = {}
-    for s in secrets or []:
-        meta = s.get("metadata") or {}
-        out.setdefault(meta.get("namespace"), {})[meta.get("name")] = s.get("data") or {}
-    return out
-
-
-def _existing(p):
-    """Objects read from the API, with their kind (list items come without it)."""
-    out = []
-    for kind, items in (p.get("existing_objects") or {}).items():
-        for item in items or []:
-            out.append(dict(item, kind=kind))
-    return out
-
-
-def deployed_version(objects, namespace):
-    """Kubernetes version of the tenant's running control plane (its kube-apiserver image tag)."""
-    for o in objects:
-        meta = o.get("metadata") or {}
-        if o.get("kind") == "Deployment" and meta.get("namespace") == namespace and meta.get("name") == "kube-control-plane":
-            for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
-                if c.get("name") == "kube-apiserver":
-                    return c.get("image", "").rsplit(":", 1)[-1]
-    return None
-
-
-def version_step_error(running, wanted):
-    """Upgrades move one minor at a time and never down (etcd data written by a newer API
-    server may not be readable by an older one)."""
-    if not running:
-        return None
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    require(module, CRYPTOGRAPHY, YAML)
+    p = module.params
+    batch = plan.plan(plan.Inputs.from_params(p, check_mode=module.check_mode or p["play_check_mode"]))
+    out_dir = p["output_dir"] or tempfile.mkdtemp(prefix="kamaji-tenants-")
     try:
-        have = int(running.split(".")[1])
-        want = int(wanted.split(".")[1])
-    except (IndexError, ValueError):
-        return None
-    if want < have:
-        return ("kubernetes_version: %s would downgrade the running %s; tenant control planes never move "
-                "down a minor" % (wanted, running))
-    if want > have + 1:
-        return ("kubernetes_version: %s skips a minor from the running %s; upgrade one minor at a time "
-                "(first v1.%d)" % (wanted, running, have + 1))
-    return None
-
-
-def compute(p):
-    options = {k: p.get(k) for k in ("image_repository", "coredns_version", "node_selector", "tolerations",
-                                     "priority_class", "cgroup_driver", "kubelet_config", "proxy_mode",
-                                     "etcd_endpoints")}
-    existing_objects = _existing(p)
-    by_ns = _secrets_by_namespace([o for o in existing_objects if o["kind"] == "Secret"])
-    tenants, errors, admin = {}, {}, []
-    names = {}
-    for host in sorted(p["tenants"]):
-        raw = dict(p["tenants"][host] or {})
-        raw.setdefault("name", host)
-        try:
-            spec = tenant_spec.normalize(raw, tuple(p["supported_minors"]), p["admin_networks"])
-        except tenant_spec.SpecError as exc:
-            errors[host] = str(exc)
-            continue
-        if spec["name"] in names:
-            errors[host] = "name: %r is also the name of tenant host %s; tenant names must be unique" % (
-                spec["name"], names[spec["name"]])
-            continue
-        names[spec["name"]] = host
-        running = deployed_version(existing_objects, spec["derived"]["namespace"])
-        step = version_step_error(running, spec["kubernetes_version"])
-        if step:
-            errors[host] = step
-            continue
-        existing = tenant_manifests.material_from_secrets(by_ns.get(spec["derived"]["namespace"], {}))
-        params = {
-            "name": spec["name"],
-            "endpoint": dict(spec["endpoint"]),
-            "apiserver_bind_port": spec["endpoint"]["port"],
-            "extra_sans": spec["extra_sans"],
-            "service_cidrs": [spec["service_cidr"]],
-            "cluster_domain": spec["cluster_domain"],
-            "key_algorithm": p["key_algorithm"],
-            "renewal_window_days": p["renewal_window_days"],
-            "etcd_user": spec["derived"]["etcd_user"],
-        }
-        try:
-            material, changed, _diff = tenant_pki.reconcile(params, existing, p["etcd_ca"])
-        except pki.PKIError as exc:
-            errors[host] = "pki: %s" % exc
-            continue
-        objects = tenant_manifests.admin_objects(spec, material, p["etcd_ca"]["cert"], options)
-        admin.extend(objects)
-        tenants[host] = {
-            "spec": spec,
-            "changed_items": changed,
-            "bootstrap_objects": tenant_manifests.bootstrap_objects(spec, material, options),
-            "admin_kubeconfig": material["admin.conf"],
-            "super_admin_kubeconfig": material["super-admin.conf"],
-            "server": spec["derived"]["server"],
-            "ca_cert_hash": material["ca_cert_hash"],
-            "ca_cert": material["ca"]["cert"],
-        }
-    etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
-                     "user": t["spec"]["derived"]["etcd_user"]} for t in tenants.values()]
-    return {"tenants": tenants, "admin_objects": admin, "errors": errors, "etcd_tenants": etcd_tenants}
+        result = write_outputs(out_dir, batch)
+    except OSError as exc:
+        # a directory made here becomes the caller's only when the module succeeds
+        if not p["output_dir"]:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        module.fail_json(msg="output_dir: cannot write %s (%s)" % (out_dir, exc))
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

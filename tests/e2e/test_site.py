@@ -201,8 +201,8 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
     admin_worker = json.loads(kubectl(ADMIN, "get", "node", "lab-admin-worker-0", "-o", "json").stdout)
     address = next(a["address"] for a in admin_worker["status"]["addresses"] if a["type"] == "InternalIP")
     extra = tmp_path / "tenant-c.yml"
-    extra.write_text(json.dumps({"tenants": {"hosts": {"tenant-c": {
-        "endpoint": {"address": address, "port": 31445}, "replicas": 1}}}}))
+    extra.write_text(json.dumps({"tenants": {"hosts": {"tenant-c": {"tenant": {
+        "endpoint": {"address": address, "port": 31445}, "replicas": 1}}}}}))
     _etcd_member("stop")
     try:
         for tenant in ("tenant-a", "tenant-b"):

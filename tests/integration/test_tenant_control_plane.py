@@ -124,8 +124,9 @@ def _write(path, text):
 def tenants(etcd_cluster, kube_control_plane, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
     ports = {"blue": free_port(), "green": free_port()}
-    hosts = {name: {"endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
-                    "replicas": 2, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
+    hosts = {name: {"tenant": {"endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
+                               "replicas": 2},
+                    "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
              for name, port in ports.items()}
     inventory = _inventory(tmp, etcd_cluster, kube_control_plane, hosts,
                            tenant_control_plane_kubeconfig_dir=str(tmp))
@@ -220,23 +221,26 @@ def test_second_run_changes_nothing(tenants):
 
 E = {"address": "192.0.2.10", "port": 31000}
 BAD = {
-    "bad-name": {"tenant_name": "Bad_Name", "endpoint": E},
-    "bad-version": {"tenant_name": "t1", "kubernetes_version": "v1.20.0", "endpoint": E},
-    "bad-replicas": {"tenant_name": "t2", "replicas": -1, "endpoint": E},
-    "bad-cidr": {"tenant_name": "t3", "service_cidr": "10.96.0.1/16", "endpoint": E},
-    "overlap": {"tenant_name": "t4", "pod_cidr": "10.96.0.0/12", "endpoint": E},
+    "bad-name": {"tenant_name": "Bad_Name", "tenant": {"endpoint": E}},
+    "bad-version": {"tenant_name": "t1", "tenant": {"kubernetes_version": "v1.20.0", "endpoint": E}},
+    "bad-replicas": {"tenant_name": "t2", "tenant": {"replicas": -1, "endpoint": E}},
+    "bad-cidr": {"tenant_name": "t3", "tenant": {"service_cidr": "10.96.0.1/16", "endpoint": E}},
+    "overlap": {"tenant_name": "t4", "tenant": {"pod_cidr": "10.96.0.0/12", "endpoint": E}},
     "no-endpoint": {"tenant_name": "t5"},
-    "bad-port": {"tenant_name": "t6", "endpoint": {"address": "192.0.2.10", "port": 6443}},
-    "bad-service-type": {"tenant_name": "t7", "service_type": "Ingress", "endpoint": E},
-    "bad-dns-ip": {"tenant_name": "t8", "dns_service_ip": "10.0.0.10", "endpoint": E},
-    "managed-flag": {"tenant_name": "t9", "extra_args": {"apiserver": {"etcd-prefix": "/other"}},
-                     "endpoint": E},
-    "bad-addon": {"tenant_name": "t10", "addons": {"dashboard": True}, "endpoint": E},
+    "bad-port": {"tenant_name": "t6", "tenant": {"endpoint": {"address": "192.0.2.10", "port": 6443}}},
+    "bad-service-type": {"tenant_name": "t7", "tenant": {"service_type": "Ingress", "endpoint": E}},
+    "bad-dns-ip": {"tenant_name": "t8", "tenant": {"dns_service_ip": "10.0.0.10", "endpoint": E}},
+    "managed-flag": {"tenant_name": "t9", "tenant": {"extra_args": {"apiserver": {"etcd-prefix": "/other"}},
+                                                     "endpoint": E}},
+    "bad-addon": {"tenant_name": "t10", "tenant": {"addons": {"dashboard": True}, "endpoint": E}},
+    "typo": {"tenant_name": "t11", "tenant": {"kubernetes_verison": "v1.36.3", "endpoint": E}},
 }
-FIELDS = {"bad-name": "name", "bad-version": "kubernetes_version", "bad-replicas": "replicas",
-          "bad-cidr": "service_cidr", "overlap": "pod_cidr", "no-endpoint": "endpoint.address",
-          "bad-port": "endpoint.port", "bad-service-type": "service_type", "bad-dns-ip": "dns_service_ip",
-          "managed-flag": "extra_args.apiserver.etcd-prefix", "bad-addon": "addons.dashboard"}
+FIELDS = {"bad-name": "name", "bad-version": "tenant.kubernetes_version", "bad-replicas": "tenant.replicas",
+          "bad-cidr": "tenant.service_cidr", "overlap": "tenant.pod_cidr", "no-endpoint": "tenant.endpoint.address",
+          "bad-port": "tenant.endpoint.port", "bad-service-type": "tenant.service_type",
+          "bad-dns-ip": "tenant.dns_service_ip", "managed-flag": "tenant.extra_args.apiserver.etcd-prefix",
+          "bad-addon": "tenant.addons.dashboard",
+          "typo": "tenant.kubernetes_verison: unknown field; did you mean kubernetes_version?"}
 
 
 def test_invalid_specs_fail_before_any_change_naming_the_field(etcd_cluster, kube_control_plane, tmp_path):
@@ -254,7 +258,7 @@ def test_invalid_specs_fail_before_any_change_naming_the_field(etcd_cluster, kub
 
 def test_missing_admin_kubeconfig_fails_naming_the_variable(etcd_cluster, kube_control_plane, tmp_path):
     missing = str(tmp_path / "no-such-admin.conf")
-    tenant = {"tenant-k": {"endpoint": {"address": "127.0.0.1", "port": free_port()}}}
+    tenant = {"tenant-k": {"tenant": {"endpoint": {"address": "127.0.0.1", "port": free_port()}}}}
     inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant,
                            tenant_control_plane_admin_kubeconfig=missing)
     before = etcd_cluster.etcdctl("user", "list").stdout

@@ -22,8 +22,8 @@ OLDER = {"v136": "v1.36.3", "v135": "v1.35.4"}
 def older(etcd_cluster, kube_control_plane, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("older")
     ports = {name: free_port() for name in OLDER}
-    hosts = {name: {"endpoint": {"address": "192.0.2.10", "port": ports[name]}, "service_type": "ClusterIP",
-                    "kubernetes_version": version, "replicas": 1,
+    hosts = {name: {"tenant": {"endpoint": {"address": "192.0.2.10", "port": ports[name]}, "service_type": "ClusterIP",
+                               "kubernetes_version": version, "replicas": 1},
                     "tenant_control_plane_api_url": f"https://127.0.0.1:{ports[name]}"}
              for name, version in OLDER.items()}
     inventory = _inventory(tmp, etcd_cluster, kube_control_plane, hosts, tenant_control_plane_kubeconfig_dir=str(tmp))

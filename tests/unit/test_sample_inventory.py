@@ -14,7 +14,6 @@ from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as 
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "inventories", "sample")
-SPEC_FIELDS = set(tenant_spec.KNOWN)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +63,15 @@ def test_tenants_pass_the_role_spec_and_the_tenant_rules(inventory):
     for host in _hosts(inventory, "tenants"):
         hv = inventory["_meta"]["hostvars"][host]
         given = _validate("tenant_control_plane", "tenant_control_plane_", hv)
-        raw = {k: v for k, v in hv.items() if k in SPEC_FIELDS and k != "name"}
-        raw["name"] = hv.get("tenant_name", host)
+        # the spec is the one `tenant` dict; a spec field as a bare host variable would fail the role
+        assert not set(hv) & set(tenant_spec.FIELDS), host
+        assert "name" not in hv["tenant"], host
+        raw = dict(hv["tenant"], name=hv.get("tenant_name", host))
         spec = tenant_spec.normalize(raw, admin_networks=given["tenant_control_plane_admin_networks"])
         names.add(spec["name"])
         assert hv["ansible_connection"] == "local"
     assert names == {"acme", "globex"}
+    assert spec["replicas"] == 3, "globex's own values are read from its tenant dict"
 
 
 def test_tenant_workers_name_their_tenant(inventory):

@@ -1,17 +1,21 @@
 """The tenant spec: two lines are enough; every bad input is named before anything changes."""
 from __future__ import annotations
 
+import sys
+
 import pytest
+import yaml
 from harness.runner import run_playbook
 
-from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import SpecError, normalize
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import FIELDS, SpecError, normalize
 
 TWO_LINES = {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}
 
 
 def test_two_line_tenant_gets_every_default():
     spec = normalize(TWO_LINES)
-    assert spec["kubernetes_version"] == "v1.37.2" and spec["replicas"] == 2
+    assert spec["kubernetes_version"] == versions.KUBERNETES and spec["replicas"] == 2
     assert spec["service_type"] == "NodePort"
     assert spec["dns_service_ip"] == "10.96.0.10"
     assert spec["addons"] == {"coredns": True, "kube_proxy": True}
@@ -27,6 +31,14 @@ def test_partial_nested_values_merge_with_defaults():
     assert spec["addons"] == {"coredns": True, "kube_proxy": False}
 
 
+def test_null_values_keep_the_defaults():
+    spec = normalize(dict(TWO_LINES, addons=None, resources={"apiserver": None}, extra_args={"scheduler": None},
+                          extra_sans=None, replicas=None))
+    assert spec["addons"] == {"coredns": True, "kube_proxy": True} and spec["replicas"] == 2
+    assert spec["resources"]["apiserver"]["requests"] == {"cpu": "100m", "memory": "320Mi"}
+    assert spec["extra_sans"] == [] and spec["extra_args"] == {}
+
+
 def test_replicas_zero_is_a_sleeping_tenant():
     assert normalize(dict(TWO_LINES, replicas=0))["replicas"] == 0
 
@@ -35,28 +47,62 @@ BAD = [
     ({"name": "Acme"}, "name"),
     ({"name": "a" * 41}, "name"),
     ({"name": "root"}, "name"),
-    ({"kubernetes_version": "1.37.2"}, "kubernetes_version"),
-    ({"kubernetes_version": "v1.30.0"}, "kubernetes_version"),
-    ({"replicas": -1}, "replicas"),
-    ({"replicas": "two"}, "replicas"),
-    ({"service_type": "Ingress"}, "service_type"),
-    ({"endpoint": {}}, "endpoint.address"),
-    ({"endpoint": {"address": "not valid!"}}, "endpoint.address"),
-    ({"endpoint": {"address": "192.0.2.10", "port": 6443}}, "endpoint.port"),
-    ({"endpoint": {"address": "192.0.2.10", "port": 70000}, "service_type": "LoadBalancer"}, "endpoint.port"),
-    ({"service_cidr": "10.96.0.1/16"}, "service_cidr"),
-    ({"pod_cidr": "10.96.128.0/17"}, "pod_cidr"),
-    ({"dns_service_ip": "10.97.0.10"}, "dns_service_ip"),
-    ({"dns_service_ip": "10.96.0.1"}, "dns_service_ip"),
-    ({"extra_sans": ["bad san"]}, "extra_sans"),
-    ({"admission_plugins": ["not-a-plugin"]}, "admission_plugins"),
-    ({"extra_args": {"apiserver": {"etcd-prefix": "/other"}}}, "extra_args.apiserver.etcd-prefix"),
-    ({"extra_args": {"kubelet": {"v": "2"}}}, "extra_args.kubelet"),
-    ({"resources": {"apiserver": {"requests": {"cpu": "lots"}}}}, "resources.apiserver.requests.cpu"),
-    ({"addons": {"konnectivity": True}}, "addons.konnectivity"),
-    ({"cluster_domain": "Bad_Domain"}, "cluster_domain"),
-    ({"colour": "blue"}, "colour"),
+    ({"kubernetes_version": "1.37.2"}, "tenant.kubernetes_version"),
+    ({"kubernetes_version": "v1.30.0"}, "tenant.kubernetes_version"),
+    ({"replicas": -1}, "tenant.replicas"),
+    ({"replicas": "two"}, "tenant.replicas"),
+    ({"service_type": "Ingress"}, "tenant.service_type"),
+    ({"endpoint": {}}, "tenant.endpoint.address"),
+    ({"endpoint": {"address": "not valid!"}}, "tenant.endpoint.address"),
+    ({"endpoint": {"address": "192.0.2.10", "port": 6443}}, "tenant.endpoint.port"),
+    ({"endpoint": {"address": "192.0.2.10", "port": 70000}, "service_type": "LoadBalancer"}, "tenant.endpoint.port"),
+    ({"service_cidr": "10.96.0.1/16"}, "tenant.service_cidr"),
+    ({"pod_cidr": "10.96.128.0/17"}, "tenant.pod_cidr"),
+    ({"dns_service_ip": "10.97.0.10"}, "tenant.dns_service_ip"),
+    ({"dns_service_ip": "10.96.0.1"}, "tenant.dns_service_ip"),
+    ({"extra_sans": ["bad san"]}, "tenant.extra_sans"),
+    ({"admission_plugins": ["not-a-plugin"]}, "tenant.admission_plugins"),
+    ({"extra_args": {"apiserver": {"etcd-prefix": "/other"}}}, "tenant.extra_args.apiserver.etcd-prefix"),
+    ({"extra_args": {"kubelet": {"v": "2"}}}, "tenant.extra_args.kubelet"),
+    ({"resources": {"apiserver": {"requests": {"cpu": "lots"}}}}, "tenant.resources.apiserver.requests.cpu"),
+    ({"addons": {"konnectivity": True}}, "tenant.addons.konnectivity"),
+    ({"addons": {"coredns": "yes"}}, "tenant.addons.coredns"),
+    ({"cluster_domain": "Bad_Domain"}, "tenant.cluster_domain"),
+    ({"colour": "blue"}, "tenant.colour"),
+    ({"endpoint": "192.0.2.10:31443"}, "tenant.endpoint"),
 ]
+
+# A misspelled key at every level the spec has: the message names it and the nearest known key.
+TYPOS = [
+    ({"kubernetes_verison": versions.KUBERNETES_OLDER[0]}, "tenant.kubernetes_verison", "kubernetes_version"),
+    ({"replica": 3}, "tenant.replica", "replicas"),
+    ({"endpoint": {"address": "192.0.2.10", "prot": 31443}}, "tenant.endpoint.prot", "port"),
+    ({"addons": {"kube-proxy": False}}, "tenant.addons.kube-proxy", "kube_proxy"),
+    ({"resources": {"api_server": {}}}, "tenant.resources.api_server", "apiserver"),
+    ({"resources": {"apiserver": {"request": {}}}}, "tenant.resources.apiserver.request", "requests"),
+    ({"resources": {"scheduler": {"limits": {"memroy": "1Gi"}}}}, "tenant.resources.scheduler.limits.memroy", "memory"),
+    ({"extra_args": {"controller-manager": {}}}, "tenant.extra_args.controller-manager", "controller_manager"),
+]
+
+
+@pytest.mark.parametrize("override, field, near", TYPOS, ids=[f for _o, f, _n in TYPOS])
+def test_a_misspelled_key_names_itself_and_the_nearest_known_one(override, field, near):
+    with pytest.raises(SpecError) as err:
+        normalize(dict(TWO_LINES, **override))
+    assert str(err.value).startswith("%s: unknown " % field), str(err.value)
+    assert "did you mean %s? known " % near in str(err.value), str(err.value)
+
+
+def test_the_issue_typo_fails_instead_of_taking_the_default_version():
+    with pytest.raises(SpecError) as err:
+        normalize(dict(TWO_LINES, kubernetes_verison=versions.KUBERNETES_OLDER[0]))
+    assert str(err.value) == ("tenant.kubernetes_verison: unknown field; did you mean kubernetes_version? "
+                              "known fields: " + ", ".join(FIELDS))
+
+
+def test_an_unknown_key_far_from_any_suggests_nothing():
+    with pytest.raises(SpecError, match=r"^tenant\.colour: unknown field; known fields: addons, "):
+        normalize(dict(TWO_LINES, colour="blue"))
 
 
 @pytest.mark.parametrize("override, field", BAD, ids=[f for _o, f in BAD])
@@ -68,7 +114,7 @@ def test_bad_input_names_the_field(override, field):
 
 
 def test_admin_network_overlap_is_refused():
-    with pytest.raises(SpecError, match=r"^pod_cidr: 10\.244\.0\.0/16 overlaps the admin cluster's network"):
+    with pytest.raises(SpecError, match=r"^tenant\.pod_cidr: 10\.244\.0\.0/16 overlaps the admin cluster's network"):
         normalize(TWO_LINES, admin_networks=["10.244.0.0/16"])
 
 
@@ -80,4 +126,21 @@ def test_module_fails_naming_the_field(tmp_path):
     assert res.task("good")["changed"] is False
     assert res.task("good")["spec"]["derived"]["namespace"] == "tenant-acme"
     assert res.rc != 0
-    assert res.task("bad")["msg"].startswith("tenant acme: pod_cidr: 10.96.0.0/12 overlaps service_cidr")
+    assert res.task("bad")["msg"].startswith("tenant acme: tenant.pod_cidr: 10.96.0.0/12 overlaps service_cidr")
+
+
+def test_module_fails_on_the_issue_typo_in_a_hosts_tenant_dict(tmp_path):
+    """The tenant_spec module on the `tenant` dict of a host, as its EXAMPLES show."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"acme": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "tenant": {"kubernetes_verison": versions.KUBERNETES_OLDER[0], "endpoint": {"address": "192.0.2.10", "port": 31443}}}}}}))
+    play = [{"hosts": "acme", "gather_facts": False, "tasks": [
+        {"name": "spec", "kamaji.core.tenant_spec": {
+            "spec": "{{ tenant | default({}) | combine({'name': tenant_name | default(inventory_hostname)}) }}"}}]}]
+    res = run_playbook(play, tmp_path, inventory=str(inventory))
+    assert res.rc != 0
+    failed = res.task("spec", host="acme")
+    assert failed["msg"].startswith("tenant acme: tenant.kubernetes_verison: unknown field; "
+                                    "did you mean kubernetes_version?"), failed["msg"]
+    assert failed["field"] == "tenant.kubernetes_verison"

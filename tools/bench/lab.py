@@ -97,11 +97,11 @@ def main() -> int:
     with open(INVENTORY, encoding="utf-8") as f:
         inv = yaml.safe_load(f)
     tenants = inv["all"]["children"]["tenants"]["hosts"]
-    first = next(iter(tenants.values()))["endpoint"]
-    port = max(t["endpoint"]["port"] for t in tenants.values()) + 1
+    first = next(iter(tenants.values()))["tenant"]["endpoint"]
+    port = max(t["tenant"]["endpoint"]["port"] for t in tenants.values()) + 1
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
-        json.dump({"tenants": {"hosts": {"tenant-bench": {
-            "endpoint": {"address": first["address"], "port": port}, "replicas": 1}}}}, extra)
+        json.dump({"tenants": {"hosts": {"tenant-bench": {"tenant": {
+            "endpoint": {"address": first["address"], "port": port}, "replicas": 1}}}}}, extra)
     try:
         took, data = playbook("tenants.yml", "-i", extra.name, "-e", f"kamaji_bundle_dir={bundle}")
     finally:

@@ -57,7 +57,7 @@ def main() -> int:
             shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
             shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
             shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
-            hosts = {f"t{i:03d}": {"replicas": 0, "endpoint": {"address": "192.0.2.10", "port": 30000 + i}}
+            hosts = {f"t{i:03d}": {"tenant": {"replicas": 0, "endpoint": {"address": "192.0.2.10", "port": 30000 + i}}}
                      for i in range(args.tenants)}
             inventory = os.path.join(tmp, "hosts.json")
             with open(inventory, "w", encoding="utf-8") as f:

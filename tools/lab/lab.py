@@ -363,7 +363,7 @@ def write_inventory(groups: dict, hosts: dict, key: str, endpoint: str | None = 
     tenants = {}
     for i, worker in enumerate(groups.get("tenant_workers", [])):
         name = f"tenant-{chr(ord('a') + i)}"
-        tenants[name] = {"endpoint": {"address": hosts[workers[0]], "port": 31443 + i}} if workers else {}
+        tenants[name] = {"tenant": {"endpoint": {"address": hosts[workers[0]], "port": 31443 + i}}} if workers else {}
         children["tenant_workers"]["hosts"][worker]["kamaji_tenant"] = name
     children["tenants"] = {"hosts": tenants, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",

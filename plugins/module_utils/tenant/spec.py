@@ -2,26 +2,39 @@
 # Apache License 2.0 (see LICENSE)
 """The tenant spec: defaults, validation and derived values.
 
-A tenant is a host of the ``tenants`` group; its host_vars are the spec. ``normalize``
-fills the defaults (two lines — a name and an endpoint — make a working tenant), checks
-every field and returns the complete spec plus what the roles derive from it. Every error
-names the field and the fix, and is raised before anything changes anywhere.
+A tenant is a host of the ``tenants`` group; its host variable ``tenant`` (one dict) is
+the spec, and the tenant is named by its host (or the ``tenant_name`` host variable).
+``normalize`` fills the defaults (an endpoint is enough for a working tenant), checks every
+field and returns the complete spec plus what the roles derive from it. Every error names
+the field as the inventory spells it (``tenant.endpoint.port``) and the fix, and is raised
+before anything changes anywhere; an unknown key also names the nearest known one.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import difflib
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
 
-SUPPORTED_MINORS = (35, 36, 37)
-DEFAULT_VERSION = "v1.37.2"
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.common import net
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import names
+
+# A normalized spec (``normalize``'s result): the fields below, filled, plus ``name`` and ``derived``.
+Spec = dict[str, Any]
+
+ROOT = "tenant"  # the host variable holding the spec; error fields are paths from it
 SERVICE_TYPES = ("NodePort", "LoadBalancer", "ClusterIP")
 COMPONENTS = ("apiserver", "controller_manager", "scheduler")
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+RESOURCE_KINDS = ("requests", "limits")
+RESOURCES = ("cpu", "memory")
+ENDPOINT_FIELDS = ("address", "port")
+DEFAULT_PORT = 6443
+NODE_PORTS = (30000, 32767)
 VERSION_RE = re.compile(r"^v1\.(\d+)\.(\d+)$")
 QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
 PLUGIN_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
-DNS_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 FLAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Flags the role sets itself: overriding them would break isolation or the pod layout.
 MANAGED_FLAGS = {
@@ -34,8 +47,8 @@ MANAGED_FLAGS = {
                            "service-cluster-ip-range", "controllers"},
     "scheduler": {"kubeconfig"},
 }
-DEFAULTS = {
-    "kubernetes_version": DEFAULT_VERSION,
+DEFAULTS: dict[str, Any] = {
+    "kubernetes_version": versions.KUBERNETES,
     "replicas": 2,
     "service_type": "NodePort",
     "extra_sans": [],
@@ -51,152 +64,208 @@ DEFAULTS = {
     },
     "addons": {"coredns": True, "kube_proxy": True},
 }
-KNOWN = set(DEFAULTS) | {"name", "endpoint", "dns_service_ip"}
+# The keys of the ``tenant`` dict. ``name`` is not one: the host (or tenant_name) names the tenant.
+FIELDS = tuple(sorted(set(DEFAULTS) | {"endpoint", "dns_service_ip"}))
+ADDONS = tuple(DEFAULTS["addons"])
+DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
 
 
 class SpecError(Exception):
     """Invalid tenant spec; the message starts with the field."""
 
 
-def _net(value, field):
-    try:
-        return ipaddress.ip_network(str(value), strict=True)
-    except ValueError as exc:
-        raise SpecError("%s: %r is not a network address with prefix, e.g. 10.96.0.0/16 (%s)" % (field, value, exc))
+class Settings(TypedDict, total=False):
+    """Batch-wide settings the role passes (the same for every tenant); the renderers read them."""
+
+    etcd_endpoints: list[str]
+    image_repository: str
+    coredns_version: str
+    coredns_replicas: int
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, Any]]
+    priority_class: str | None
+    cgroup_driver: str
+    kubelet_config: dict[str, Any]
+    proxy_mode: str
 
 
-def _host(value, field):
-    value = str(value or "").strip()
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        if value and len(value) <= 253 and DNS_RE.match(value.lower()):
-            return value.lower()
-    raise SpecError("%s: %r is neither an IP address nor a DNS name" % (field, value))
+def field(*path: str) -> str:
+    """The inventory path of a spec field: ``field('endpoint', 'port')`` -> ``tenant.endpoint.port``."""
+    return ".".join((ROOT,) + path)
 
 
-def _quantity(value, field):
-    if not QUANTITY_RE.match(str(value)):
-        raise SpecError("%s: %r is not a Kubernetes quantity (e.g. 100m, 320Mi, 1)" % (field, value))
+def check_keys(given: Iterable[object], known: Iterable[str], path: str, what: str = "field") -> None:
+    """Fail on the first key of ``given`` not in ``known``, naming it and the nearest known key."""
+    known = sorted(known)
+    for key in sorted(given, key=str):
+        if key in known:
+            continue
+        near = difflib.get_close_matches(str(key), known, n=1)
+        hint = "did you mean %s? " % near[0] if near else ""
+        raise SpecError("%s.%s: unknown %s; %sknown %ss: %s" % (path, key, what, hint, what, ", ".join(known)))
+
+
+def _mapping(value: object, path: str) -> Mapping[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SpecError("%s: %r must be a mapping" % (path, value))
+    return value
+
+
+def check_all_keys(raw: Mapping[str, Any]) -> None:
+    """Every level of the spec holds only known keys (checked before any value)."""
+    check_keys(set(raw) - {"name"}, FIELDS, ROOT)
+    check_keys(_mapping(raw.get("endpoint"), field("endpoint")), ENDPOINT_FIELDS, field("endpoint"))
+    check_keys(_mapping(raw.get("addons"), field("addons")), ADDONS, field("addons"), "addon")
+    extra_args = _mapping(raw.get("extra_args"), field("extra_args"))
+    check_keys(extra_args, COMPONENTS, field("extra_args"), "component")
+    resources = _mapping(raw.get("resources"), field("resources"))
+    check_keys(resources, COMPONENTS, field("resources"), "component")
+    for component, res in resources.items():
+        path = field("resources", component)
+        res = _mapping(res, path)
+        check_keys(res, RESOURCE_KINDS, path, "kind")
+        for kind, values in res.items():
+            check_keys(_mapping(values, "%s.%s" % (path, kind)), RESOURCES, "%s.%s" % (path, kind), "resource")
+
+
+def _quantity(value: object, path: str) -> str:
+    if isinstance(value, bool) or not QUANTITY_RE.match(str(value)):
+        raise SpecError("%s: %r is not a Kubernetes quantity (e.g. 100m, 320Mi, 1)" % (path, value))
     return str(value)
 
 
-def _check_version(version, supported_minors):
+def check_version(version: object, supported_minors: Iterable[int]) -> str:
+    """``version`` as v1.<minor>.<patch> with a supported minor."""
+    supported = tuple(supported_minors)
     match = VERSION_RE.match(str(version))
     if not match:
-        raise SpecError("kubernetes_version: %r must look like v1.37.2" % (version,))
-    if int(match.group(1)) not in supported_minors:
-        raise SpecError("kubernetes_version: %s is not supported; supported minors are %s" % (
-            version, ", ".join("1.%d" % m for m in supported_minors)))
-    return version
+        raise SpecError("%s: %r must look like %s" % (field("kubernetes_version"), version, versions.KUBERNETES))
+    if int(match.group(1)) not in supported:
+        raise SpecError("%s: %s is not supported; supported minors are %s" % (
+            field("kubernetes_version"), version, ", ".join("1.%d" % m for m in supported)))
+    return str(version)
 
 
-def _merge(defaults, given):
+def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``given`` over ``defaults``, nested mappings merged; a null value (YAML ``key:``) keeps the default."""
     out = dict(defaults)
     for key, value in (given or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _merge(out[key], value)
         else:
             out[key] = value
     return out
 
 
-def normalize(raw, supported_minors=SUPPORTED_MINORS, admin_networks=()):
-    """Return the complete, validated spec with derived values; raise SpecError."""
-    if not isinstance(raw, dict):
-        raise SpecError("spec: must be a mapping of tenant fields")
-    unknown = sorted(set(raw) - KNOWN)
-    if unknown:
-        raise SpecError("%s: unknown tenant field; known fields are %s" % (unknown[0], ", ".join(sorted(KNOWN))))
+def _endpoint(spec: Spec) -> dict[str, Any]:
+    endpoint = spec.get("endpoint")
+    if not isinstance(endpoint, Mapping) or not endpoint.get("address"):
+        raise SpecError("%s: required: the address workers and users reach the tenant API at "
+                        "(an admin worker's address for NodePort, the load balancer's otherwise)"
+                        % field("endpoint", "address"))
+    address = net.host(endpoint["address"], field("endpoint", "address"), error=SpecError)
+    port = net.port(endpoint.get("port", DEFAULT_PORT), field("endpoint", "port"), error=SpecError)
+    low, high = NODE_PORTS
+    if spec["service_type"] == "NodePort" and not low <= port <= high:
+        raise SpecError("%s: %d is outside the NodePort range %d-%d (service_type NodePort)"
+                        % (field("endpoint", "port"), port, low, high))
+    return {"address": address, "port": port}
+
+
+def _networks(spec: Spec, admin_networks: Iterable[object]) -> tuple[net.IPNetwork, str]:
+    """The service network and the DNS Service IP, after every network rule."""
+    service = net.network(spec["service_cidr"], field("service_cidr"), error=SpecError)
+    pods = net.network(spec["pod_cidr"], field("pod_cidr"), error=SpecError)
+    if service.overlaps(pods):
+        raise SpecError("%s: %s overlaps service_cidr %s; give them disjoint networks" % (field("pod_cidr"), pods, service))
+    if service.num_addresses < 16:
+        raise SpecError("%s: %s is too small (fewer than 16 addresses)" % (field("service_cidr"), service))
+    for admin in admin_networks:
+        admin_net = net.network(admin, "admin network", error=SpecError)
+        for name, network in (("service_cidr", service), ("pod_cidr", pods)):
+            if network.overlaps(admin_net):
+                raise SpecError("%s: %s overlaps the admin cluster's network %s; tenant workers could not "
+                                "reach the admin cluster" % (field(name), network, admin_net))
+    dns_ip = spec.get("dns_service_ip") or str(service.network_address + 10)
+    dns = net.ip(dns_ip)
+    if dns is None:
+        raise SpecError("%s: %r is not an IP address" % (field("dns_service_ip"), dns_ip))
+    if dns not in service or dns == service.network_address + 1:
+        raise SpecError("%s: %s must be inside service_cidr %s and not its first address "
+                        "(the kubernetes Service)" % (field("dns_service_ip"), dns, service))
+    return service, str(dns)
+
+
+def _extra_args(spec: Spec) -> None:
+    for component, args in spec["extra_args"].items():
+        for flag in _mapping(args, field("extra_args", component)):
+            bare = str(flag).lstrip("-")
+            if not FLAG_RE.match(bare):
+                raise SpecError("%s: %r is not a flag name" % (field("extra_args", component), flag))
+            if bare in MANAGED_FLAGS[component]:
+                raise SpecError("%s: set by kamaji.core itself (isolation and wiring depend on it); remove it"
+                                % field("extra_args", component, bare))
+
+
+def _resources(spec: Spec) -> None:
+    for component, res in spec["resources"].items():
+        for kind, values in (res or {}).items():
+            for resource, qty in (values or {}).items():
+                _quantity(qty, field("resources", component, kind, resource))
+
+
+def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_MINORS,
+              admin_networks: Iterable[object] = ()) -> Spec:
+    """Return the complete, validated spec (``raw``: the ``tenant`` dict plus ``name``) with
+    derived values; raise SpecError."""
+    if not isinstance(raw, Mapping):
+        raise SpecError("%s: must be a mapping of tenant fields (%s)" % (ROOT, ", ".join(FIELDS)))
+    check_all_keys(raw)
     spec = _merge(DEFAULTS, raw)
 
-    name = spec.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SpecError("name: %r must be a DNS-1123 label of at most 40 characters (lower-case letters, digits, "
-                        "'-'; starting and ending alphanumeric)" % (name,))
-    if name == "root":
-        raise SpecError("name: 'root' is reserved for etcd's administrator")
-    _check_version(spec["kubernetes_version"], supported_minors)
+    name = names.validate_name(spec.get("name"), "name", SpecError)
+    version = check_version(spec["kubernetes_version"], supported_minors)
 
     replicas = spec["replicas"]
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        raise SpecError("replicas: %r must be an integer >= 0 (0 keeps the tenant's state and stops its "
-                        "control plane)" % (replicas,))
+        raise SpecError("%s: %r must be an integer >= 0 (0 keeps the tenant's state and stops its "
+                        "control plane)" % (field("replicas"), replicas))
     if spec["service_type"] not in SERVICE_TYPES:
-        raise SpecError("service_type: %r must be one of %s" % (spec["service_type"], ", ".join(SERVICE_TYPES)))
+        raise SpecError("%s: %r must be one of %s" % (field("service_type"), spec["service_type"], ", ".join(SERVICE_TYPES)))
+    endpoint = spec["endpoint"] = _endpoint(spec)
+    sans = spec["extra_sans"]
+    if not isinstance(sans, list):
+        raise SpecError("%s: %r must be a list of IP addresses or DNS names" % (field("extra_sans"), sans))
+    spec["extra_sans"] = [names.san(s, field("extra_sans"), SpecError) for s in sans]
 
-    endpoint = spec.get("endpoint")
-    if not isinstance(endpoint, dict) or not endpoint.get("address"):
-        raise SpecError("endpoint.address: required: the address workers and users reach the tenant API at "
-                        "(an admin worker's address for NodePort, the load balancer's otherwise)")
-    address = _host(endpoint["address"], "endpoint.address")
-    default_port = 6443
-    port = endpoint.get("port", default_port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise SpecError("endpoint.port: %r is not a TCP port (1-65535)" % (port,))
-    if spec["service_type"] == "NodePort" and not 30000 <= port <= 32767:
-        raise SpecError("endpoint.port: %d is outside the NodePort range 30000-32767 (service_type NodePort)" % port)
-    spec["endpoint"] = {"address": address, "port": port}
-    spec["extra_sans"] = [_host(s, "extra_sans") for s in spec["extra_sans"]]
+    service, spec["dns_service_ip"] = _networks(spec, admin_networks)
+    if not net.is_dns_name(spec["cluster_domain"]):
+        raise SpecError("%s: %r is not a DNS name" % (field("cluster_domain"), spec["cluster_domain"]))
+    spec["cluster_domain"] = str(spec["cluster_domain"]).lower()
 
-    service = _net(spec["service_cidr"], "service_cidr")
-    pods = _net(spec["pod_cidr"], "pod_cidr")
-    if service.overlaps(pods):
-        raise SpecError("pod_cidr: %s overlaps service_cidr %s; give them disjoint networks" % (pods, service))
-    if service.num_addresses < 16:
-        raise SpecError("service_cidr: %s is too small (fewer than 16 addresses)" % service)
-    for admin in admin_networks:
-        admin_net = _net(admin, "admin network")
-        for field, net in (("service_cidr", service), ("pod_cidr", pods)):
-            if net.overlaps(admin_net):
-                raise SpecError("%s: %s overlaps the admin cluster's network %s; tenant workers could not "
-                                "reach the admin cluster" % (field, net, admin_net))
-    dns_ip = spec.get("dns_service_ip") or str(service.network_address + 10)
-    try:
-        dns = ipaddress.ip_address(dns_ip)
-    except ValueError:
-        raise SpecError("dns_service_ip: %r is not an IP address" % (dns_ip,))
-    if dns not in service or dns == service.network_address + 1:
-        raise SpecError("dns_service_ip: %s must be inside service_cidr %s and not its first address "
-                        "(the kubernetes Service)" % (dns, service))
-    spec["dns_service_ip"] = str(dns)
-    if not DNS_RE.match(str(spec["cluster_domain"])):
-        raise SpecError("cluster_domain: %r is not a DNS name" % (spec["cluster_domain"],))
-
-    for plugin in spec["admission_plugins"]:
+    for plugin in spec["admission_plugins"] or []:
         if not isinstance(plugin, str) or not PLUGIN_RE.match(plugin):
-            raise SpecError("admission_plugins: %r is not an admission plugin name (e.g. NodeRestriction)" % (plugin,))
-    for component, args in spec["extra_args"].items():
-        if component not in COMPONENTS:
-            raise SpecError("extra_args.%s: unknown component; use %s" % (component, ", ".join(COMPONENTS)))
-        for flag in args or {}:
-            bare = str(flag).lstrip("-")
-            if not FLAG_RE.match(bare):
-                raise SpecError("extra_args.%s: %r is not a flag name" % (component, flag))
-            if bare in MANAGED_FLAGS[component]:
-                raise SpecError("extra_args.%s.%s: set by kamaji.core itself (isolation and wiring depend on it); "
-                                "remove it" % (component, bare))
-    for component, res in spec["resources"].items():
-        if component not in COMPONENTS:
-            raise SpecError("resources.%s: unknown component; use %s" % (component, ", ".join(COMPONENTS)))
-        for kind, values in (res or {}).items():
-            if kind not in ("requests", "limits"):
-                raise SpecError("resources.%s.%s: use requests or limits" % (component, kind))
-            for resource, qty in (values or {}).items():
-                if resource not in ("cpu", "memory"):
-                    raise SpecError("resources.%s.%s.%s: use cpu or memory" % (component, kind, resource))
-                _quantity(qty, "resources.%s.%s.%s" % (component, kind, resource))
+            raise SpecError("%s: %r is not an admission plugin name (e.g. NodeRestriction)"
+                            % (field("admission_plugins"), plugin))
+    _extra_args(spec)
+    _resources(spec)
     for addon, enabled in spec["addons"].items():
-        if addon not in DEFAULTS["addons"] or not isinstance(enabled, bool):
-            raise SpecError("addons.%s: known addons are %s, each true or false" % (addon, ", ".join(DEFAULTS["addons"])))
+        if not isinstance(enabled, bool):
+            raise SpecError("%s: %r must be true or false" % (field("addons", addon), enabled))
 
+    spec["name"] = name
+    spec["kubernetes_version"] = version
     spec["derived"] = {
-        "namespace": "tenant-" + name,
-        "etcd_prefix": "/%s/" % name,
-        "etcd_user": name,
-        "apiserver_etcd_prefix": "/" + name,
-        "server": "https://%s:%d" % ("[%s]" % address if ":" in address else address, port),
+        "namespace": names.namespace(name),
+        "etcd_prefix": names.etcd_prefix(name),
+        "etcd_user": names.etcd_user(name),
+        "apiserver_etcd_prefix": names.apiserver_etcd_prefix(name),
+        "server": net.https_url(endpoint["address"], endpoint["port"]),
         "kubernetes_service_ip": str(service.network_address + 1),
     }
     return spec
+

@@ -1,0 +1,210 @@
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+"""The tenant pipeline for a batch of tenant hosts: spec -> PKI -> objects, and its policy.
+
+For each tenant host, in host order: the spec is validated once (``tenant.spec``); the
+tenant name must be unique in the batch; the Kubernetes version may move one minor at a
+time and never down from what runs; the spec becomes the PKI set's parameters
+(``pki_params``, the one mapping) and the PKI is reconciled with what the admin cluster's
+Secrets hold (``pki.tenant_set.reconcile``: valid material is kept); then the objects are
+rendered (``tenant.admin_objects``, ``tenant.bootstrap``). A tenant that breaks a rule gets
+its message in ``errors`` and is left out; the others go on, so each tenant host can fail
+alone before anything changes.
+
+Then the batch-wide part: objects inside a tenant namespace that does not exist yet are
+left out in check mode (they cannot be dry-run), and objects the admin cluster already
+holds unchanged are left out so a no-op run sends nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.common import objects as k8s
+from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import Settings, Spec
+
+# The module options that are batch-wide settings of the renderers (tenant.spec.Settings).
+SETTINGS = ("etcd_endpoints", "image_repository", "coredns_version", "node_selector", "tolerations",
+            "priority_class", "cgroup_driver", "kubelet_config", "proxy_mode")
+DEFAULT_KEY_ALGORITHM = "ecdsa-p256"
+DEFAULT_RENEWAL_WINDOW_DAYS = 30
+
+
+class TenantError(Exception):
+    """One tenant breaks a rule; the message starts with the field (or ``pki:``)."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a batch is planned from (the tenant_control_plane module's options)."""
+
+    tenants: Mapping[str, Any]  # inventory host -> the spec (the host's ``tenant`` dict plus ``name``)
+    etcd_ca: Mapping[str, str]  # {"cert", "key"}: signs each tenant's etcd client certificate
+    settings: Settings
+    existing: Mapping[str, list[Obj] | None] = field(default_factory=dict)  # objects read, by kind
+    supported_minors: tuple[int, ...] = versions.SUPPORTED_MINORS
+    admin_networks: tuple[str, ...] = ()
+    key_algorithm: str = DEFAULT_KEY_ALGORITHM
+    renewal_window_days: int = DEFAULT_RENEWAL_WINDOW_DAYS
+    check_mode: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], check_mode: bool = False) -> Inputs:
+        settings = cast(Settings, {k: params[k] for k in SETTINGS if params.get(k) is not None})
+        return cls(
+            tenants=params["tenants"],
+            etcd_ca=params["etcd_ca"],
+            settings=settings,
+            existing=params.get("existing_objects") or {},
+            supported_minors=tuple(params.get("supported_minors") or versions.SUPPORTED_MINORS),
+            admin_networks=tuple(params.get("admin_networks") or ()),
+            key_algorithm=params.get("key_algorithm") or DEFAULT_KEY_ALGORITHM,
+            renewal_window_days=(DEFAULT_RENEWAL_WINDOW_DAYS if params.get("renewal_window_days") is None
+                                 else params["renewal_window_days"]),
+            check_mode=check_mode,
+        )
+
+
+@dataclass
+class Plan:
+    """A planned batch. ``tenants`` holds, per host of a valid tenant, what the module returns
+    plus ``bootstrap_objects`` (the module writes them to a file)."""
+
+    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    admin_objects: list[Obj] = field(default_factory=list)  # to apply, in order
+    unchanged_objects: int = 0
+    new_namespaces: list[str] = field(default_factory=list)
+    etcd_tenants: list[dict[str, str]] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ policy
+
+def deployed_version(objects: list[Obj], namespace: str) -> str | None:
+    """Kubernetes version of the tenant's running control plane (its kube-apiserver image tag)."""
+    for o in objects:
+        meta = o.get("metadata") or {}
+        if (o.get("kind") == "Deployment" and meta.get("namespace") == namespace
+                and meta.get("name") == admin_objects.DEPLOYMENT):
+            for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+                if c.get("name") == "kube-apiserver":
+                    return str(c.get("image", "")).rsplit(":", 1)[-1]
+    return None
+
+
+def version_step_error(running: str | None, wanted: str) -> str | None:
+    """Upgrades move one minor at a time and never down (etcd data written by a newer API
+    server may not be readable by an older one)."""
+    if not running:
+        return None
+    try:
+        have = versions.minor(running)
+        want = versions.minor(wanted)
+    except (IndexError, ValueError):
+        return None
+    what = tenant_spec.field("kubernetes_version")
+    if want < have:
+        return ("%s: %s would downgrade the running %s; tenant control planes never move down a minor"
+                % (what, wanted, running))
+    if want > have + 1:
+        return ("%s: %s skips a minor from the running %s; upgrade one minor at a time (first v1.%d)"
+                % (what, wanted, running, have + 1))
+    return None
+
+
+def pki_params(spec: Spec, key_algorithm: str = DEFAULT_KEY_ALGORITHM,
+               renewal_window_days: int = DEFAULT_RENEWAL_WINDOW_DAYS) -> dict[str, Any]:
+    """The tenant PKI set's parameters (``pki.tenant_set.reconcile``) of a normalized spec."""
+    return {
+        "name": spec["name"],
+        "endpoint": dict(spec["endpoint"]),
+        # the API server listens on the endpoint's port inside its pod too
+        "apiserver_bind_port": spec["endpoint"]["port"],
+        "extra_sans": list(spec["extra_sans"]),
+        "service_cidrs": [spec["service_cidr"]],
+        "cluster_domain": spec["cluster_domain"],
+        "key_algorithm": key_algorithm,
+        "renewal_window_days": renewal_window_days,
+        "etcd_user": spec["derived"]["etcd_user"],
+    }
+
+
+def reconcile_pki(spec: Spec, existing_secrets: Mapping[str, Mapping[str, str] | None], inputs: Inputs,
+                  now: datetime.datetime | None = None) -> tuple[secrets.Material, dict[str, Any]]:
+    """(material, changed items) of the tenant: what its Secrets hold, kept when valid."""
+    try:
+        existing = secrets.material_from_secrets(existing_secrets)
+        material, changed, _diff = tenant_set.reconcile(
+            pki_params(spec, inputs.key_algorithm, inputs.renewal_window_days), existing, dict(inputs.etcd_ca), now)
+    except (pki.PKIError, secrets.SecretError) as exc:
+        raise TenantError("pki: %s" % exc)
+    return material, changed
+
+
+# ------------------------------------------------------------------ the batch
+
+def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], existing: list[Obj],
+            secrets_by_ns: Mapping[str, Mapping[str, Mapping[str, str]]],
+            now: datetime.datetime | None) -> tuple[dict[str, Any], list[Obj]]:
+    """One tenant host's result and admin objects; TenantError when it breaks a rule."""
+    try:
+        spec = tenant_spec.normalize(raw, inputs.supported_minors, inputs.admin_networks)
+    except tenant_spec.SpecError as exc:
+        raise TenantError(str(exc))
+    name, namespace = spec["name"], spec["derived"]["namespace"]
+    if name in names:
+        raise TenantError("name: %r is also the name of tenant host %s; tenant names must be unique"
+                          % (name, names[name]))
+    names[name] = host
+    step = version_step_error(deployed_version(existing, namespace), spec["kubernetes_version"])
+    if step:
+        raise TenantError(step)
+    material, changed = reconcile_pki(spec, secrets_by_ns.get(namespace) or {}, inputs, now)
+    result = {
+        "spec": spec,
+        "changed_items": changed,
+        "bootstrap_objects": bootstrap.bootstrap_objects(spec, material, inputs.settings),
+        "admin_kubeconfig": material["admin.conf"],
+        "super_admin_kubeconfig": material["super-admin.conf"],
+        "server": spec["derived"]["server"],
+        "ca_cert_hash": material["ca_cert_hash"],
+        "ca_cert": material["ca"]["cert"],
+    }
+    return result, admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings)
+
+
+def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
+    """Plan every tenant of the batch; a tenant breaking a rule lands in ``errors``, not in the objects."""
+    existing = k8s.with_kind(inputs.existing)
+    secrets_by_ns = secrets.secrets_by_namespace([o for o in existing if o["kind"] == "Secret"])
+    out = Plan()
+    names: dict[str, str] = {}
+    wanted: list[Obj] = []
+    for host in sorted(inputs.tenants):
+        raw = inputs.tenants[host]
+        try:
+            out.tenants[host], objects = _tenant(host, raw, inputs, names, existing, secrets_by_ns, now)
+        except TenantError as exc:
+            out.errors[host] = str(exc)
+            continue
+        wanted.extend(objects)
+
+    have_ns = {(o.get("metadata") or {}).get("name") for o in existing if o.get("kind") == "Namespace"}
+    out.new_namespaces = sorted({o["metadata"]["name"] for o in wanted if o["kind"] == "Namespace"} - have_ns)
+    if inputs.check_mode:
+        wanted = [o for o in wanted if o["metadata"].get("namespace", o["metadata"]["name"]) not in out.new_namespaces]
+    out.admin_objects, out.unchanged_objects = k8s.unchanged(wanted, existing)
+    for tenant in out.tenants.values():
+        tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
+    out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
+                         "user": t["spec"]["derived"]["etcd_user"]} for t in out.tenants.values()]
+    return out

@@ -1,0 +1,33 @@
+"""The "already there" comparison of Kubernetes objects (module_utils.common.objects)."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kamaji.core.plugins.module_utils.common import objects
+
+
+@pytest.mark.parametrize(("wanted", "have", "same"), [
+    ({"a": 1}, {"a": 1, "b": 2}, True),
+    ({"a": 1}, {"a": 2}, False),
+    ({"a": [1, 2]}, {"a": [1, 2, 3]}, False),
+    ({"a": [{"x": 1}]}, {"a": [{"x": 1, "y": 2}]}, True),
+    ({"a": True}, {"a": "true"}, False),
+    ({"a": "1"}, {"a": 1}, True),
+    ({"a": {"b": None}}, {"a": {}}, False),
+])
+def test_is_subset(wanted, have, same):
+    assert objects.is_subset(wanted, have) is same
+
+
+def test_unchanged_leaves_out_what_the_cluster_holds():
+    cm = objects.config_map("a", "ns", {"k": "v"})
+    other = objects.config_map("b", "ns", {"k": "v"})
+    have = [dict(cm, metadata=dict(cm["metadata"], uid="1", resourceVersion="7"))]
+    assert objects.unchanged([cm, other], have) == ([other], 1)
+    changed = objects.config_map("a", "ns", {"k": "w"})
+    assert objects.unchanged([changed], have) == ([changed], 0)
+
+
+def test_with_kind_adds_the_kind_list_items_lack():
+    got = objects.with_kind({"Secret": [{"metadata": {"name": "s"}}], "Namespace": None})
+    assert got == [{"metadata": {"name": "s"}, "kind": "Secret"}]

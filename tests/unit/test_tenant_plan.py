@@ -1,0 +1,137 @@
+"""The tenant pipeline for a batch (module_utils.tenant.plan): spec -> PKI -> objects, and its policy."""
+from __future__ import annotations
+
+import pytest
+from cryptography import x509
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
+
+NEWEST, OLDER = versions.KUBERNETES, versions.KUBERNETES_OLDER[0]
+OLDEST = versions.KUBERNETES_OLDER[-1]
+
+
+def _spec(**over):
+    return tenant_spec.normalize(dict({"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}, **over))
+
+
+def _inputs(etcd_ca, settings, tenants, **over):
+    return plan.Inputs(tenants=tenants, etcd_ca=etcd_ca, settings=settings, **over)
+
+
+def _as_read(objects):
+    """Objects as the API returns them by kind (with server-side additions, without kind)."""
+    out = {}
+    for o in objects:
+        item = {k: v for k, v in o.items() if k != "kind"}
+        item["metadata"] = dict(o["metadata"], uid="u-" + o["metadata"]["name"], resourceVersion="1")
+        out.setdefault(o["kind"], []).append(item)
+    return out
+
+
+@pytest.mark.parametrize(("running", "wanted", "error"), [
+    (None, NEWEST, None),
+    (OLDER, NEWEST, None),
+    (NEWEST, NEWEST, None),
+    (OLDER, OLDER.rsplit(".", 1)[0] + ".1", None),
+    (NEWEST, OLDER, f"tenant.kubernetes_version: {OLDER} would downgrade the running {NEWEST}"),
+    (OLDEST, NEWEST, f"tenant.kubernetes_version: {NEWEST} skips a minor from the running {OLDEST}; upgrade one minor"),
+])
+def test_upgrades_move_one_minor_at_a_time(running, wanted, error):
+    got = plan.version_step_error(running, wanted)
+    assert (got is None) if error is None else got.startswith(error), got
+
+
+def test_deployed_version_is_read_from_the_apiserver_image(build_tenant):
+    _unused, _unused, objs = build_tenant(kubernetes_version=OLDER)
+    deploy = objs[("Deployment", "kube-control-plane")]
+    assert plan.deployed_version([deploy], "tenant-acme") == OLDER
+    assert plan.deployed_version([deploy], "tenant-other") is None
+
+
+def test_pki_params_carry_the_spec_into_the_certificates(etcd_ca):
+    spec = _spec(extra_sans=["*.acme.example", "198.51.100.7"], service_cidr="10.112.0.0/16",
+                 cluster_domain="acme.local")
+    params = plan.pki_params(spec, "rsa-2048", 20)
+    assert params["key_algorithm"] == "rsa-2048" and params["renewal_window_days"] == 20
+    material = tenant_set.reconcile(params, {}, etcd_ca)[0]
+    cert = x509.load_pem_x509_certificate(material["apiserver"]["cert"].encode())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    dns = sans.get_values_for_type(x509.DNSName)
+    ips = [str(a) for a in sans.get_values_for_type(x509.IPAddress)]
+    assert "*.acme.example" in dns and "kubernetes.default.svc.acme.local" in dns
+    assert {"192.0.2.10", "198.51.100.7", "10.112.0.1"} <= set(ips)
+    etcd_client = x509.load_pem_x509_certificate(material["apiserver-etcd-client"]["cert"].encode())
+    assert etcd_client.subject.rfc4514_string() == "CN=" + spec["derived"]["etcd_user"]
+    assert "https://192.0.2.10:31443" in material["admin.conf"]
+
+
+def test_a_batch_plans_valid_tenants_and_names_each_bad_one(etcd_ca, settings):
+    tenants = {
+        "acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}},
+        "globex": {"name": "globex", "endpoint": {"address": "192.0.2.10", "port": 31444}, "replicas": 0},
+        "typo": {"name": "typo", "kubernetes_verison": OLDER, "endpoint": {"address": "192.0.2.10", "port": 31445}},
+        "twin": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31446}},
+        "bad-port": {"name": "bad-port", "endpoint": {"address": "192.0.2.10", "port": 6443}},
+    }
+    out = plan.plan(_inputs(etcd_ca, settings, tenants))
+    assert sorted(out.tenants) == ["acme", "globex"]
+    assert out.errors["typo"].startswith("tenant.kubernetes_verison: unknown field; did you mean kubernetes_version?")
+    assert out.errors["twin"] == "name: 'acme' is also the name of tenant host acme; tenant names must be unique"
+    assert out.errors["bad-port"].startswith("tenant.endpoint.port: 6443 is outside the NodePort range")
+    assert out.etcd_tenants == [{"name": "acme", "prefix": "/acme/", "user": "acme"},
+                                {"name": "globex", "prefix": "/globex/", "user": "globex"}]
+    assert out.new_namespaces == ["tenant-acme", "tenant-globex"]
+    assert len(out.admin_objects) == 14 and out.unchanged_objects == 0
+    assert {o["metadata"].get("namespace") for o in out.admin_objects} == {None, "tenant-acme", "tenant-globex"}
+    acme = out.tenants["acme"]
+    assert acme["new_namespace"] is True and acme["server"] == "https://192.0.2.10:31443"
+    assert set(acme["changed_items"]) == set(tenant_set.ALL_ITEMS)
+    assert acme["bootstrap_objects"] and acme["ca_cert"].startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_check_mode_leaves_out_objects_of_new_namespaces(etcd_ca, settings):
+    tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
+    out = plan.plan(_inputs(etcd_ca, settings, tenants, check_mode=True))
+    assert out.admin_objects == [] and out.unchanged_objects == 0
+    assert out.new_namespaces == ["tenant-acme"] and out.tenants["acme"]["new_namespace"] is True
+
+
+def test_replanning_what_the_cluster_holds_sends_nothing_and_keeps_the_pki(etcd_ca, settings):
+    tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
+    first = plan.plan(_inputs(etcd_ca, settings, tenants))
+    again = plan.plan(_inputs(etcd_ca, settings, tenants, existing=_as_read(first.admin_objects)))
+    assert again.errors == {}
+    assert again.admin_objects == [] and again.unchanged_objects == len(first.admin_objects)
+    assert again.new_namespaces == [] and again.tenants["acme"]["new_namespace"] is False
+    assert again.tenants["acme"]["changed_items"] == {}
+    assert again.tenants["acme"]["ca_cert"] == first.tenants["acme"]["ca_cert"]
+
+
+def test_a_running_tenant_never_moves_down_and_the_others_go_on(etcd_ca, settings):
+    running = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
+    first = plan.plan(_inputs(etcd_ca, settings, running))
+    tenants = {"acme": dict(running["acme"], kubernetes_version=OLDER),
+               "globex": {"name": "globex", "endpoint": {"address": "192.0.2.10", "port": 31444}}}
+    out = plan.plan(_inputs(etcd_ca, settings, tenants, existing=_as_read(first.admin_objects)))
+    assert out.errors["acme"].startswith(f"tenant.kubernetes_version: {OLDER} would downgrade the running {NEWEST}")
+    assert list(out.tenants) == ["globex"]
+    assert not [o for o in out.admin_objects if o["metadata"].get("namespace") == "tenant-acme"]
+
+
+def test_unreadable_secret_data_fails_that_tenant_naming_pki(etcd_ca, settings):
+    tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
+    existing = {"Secret": [{"metadata": {"name": "kamaji-pki", "namespace": "tenant-acme"}, "data": {"ca.crt": "%%"}}]}
+    out = plan.plan(_inputs(etcd_ca, settings, tenants, existing=existing))
+    assert out.errors["acme"].startswith("pki: Secret kamaji-pki: key ca.crt is not base64")
+
+
+def test_inputs_from_module_params_take_the_defaults():
+    inputs = plan.Inputs.from_params({"tenants": {}, "etcd_ca": {"cert": "c", "key": "k"},
+                                      "etcd_endpoints": ["https://e:2379"], "priority_class": None,
+                                      "renewal_window_days": 0})
+    assert inputs.settings == {"etcd_endpoints": ["https://e:2379"]}
+    assert inputs.supported_minors == versions.SUPPORTED_MINORS
+    assert inputs.key_algorithm == "ecdsa-p256" and inputs.renewal_window_days == 0
