@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import ipaddress
 import json
 import os
 import resource
@@ -22,6 +21,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 CACHE = os.environ.get("KAMAJI_CACHE", os.path.expanduser("~/.cache/kamaji-core"))
 LAB_DIR = os.path.join(CACHE, "lab")
 LABEL = "io.kamaji.lab=1"
@@ -211,16 +211,27 @@ GROUP_MAX = 30
 LB_OFFSET = 5
 
 
-def network_subnet() -> ipaddress.IPv4Network:
+def _net():
+    """The collection's address rules (common/net), imported the way Ansible does."""
+    from harness import loader
+
+    loader.install()
+    from ansible_collections.kamaji.core.plugins.module_utils.common import net
+
+    return net
+
+
+def network_subnet():
     out = sh("podman", "network", "inspect", NETWORK, "--format", "{{range .Subnets}}{{.Subnet}} {{end}}",
              capture=True).stdout.split()
-    nets = [ipaddress.ip_network(n) for n in out if ipaddress.ip_network(n).version == 4]
+    net = _net()
+    nets = [n for n in (net.network(s, f"podman network {NETWORK}") for s in out) if n.version == 4]
     if not nets or nets[0].num_addresses < 256:
         raise SystemExit(f"podman network {NETWORK}: needs an IPv4 subnet of at least /24, has {out}")
     return nets[0]
 
 
-def node_address(subnet: ipaddress.IPv4Network, group: str | None, index: int) -> str:
+def node_address(subnet, group: str | None, index: int) -> str:
     offset = LB_OFFSET if group is None else HOST_OFFSETS[group] + index
     return str(subnet.network_address + offset)
 
