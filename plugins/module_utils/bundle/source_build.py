@@ -357,10 +357,15 @@ def _build_one(go: str, target: Target, binary: str, cwd: str, env: dict[str, st
             progress(replace(started, state=state, seconds=spent, elapsed=started.elapsed + spent))
 
     report("start")
-    tmp = os.path.join(target.directory, ".%s.tmp" % binary)
-    _run([go, "build", "-trimpath", "-ldflags", target.recipe.ldflags, "-o", tmp, target.recipe.packages[binary]],
-         cwd, env, lambda: report("running"))
-    os.replace(tmp, os.path.join(target.directory, binary))
+    # per process: two builds of the same cache (a test beside `make binaries`) never share a temporary file
+    tmp = os.path.join(target.directory, ".%s.%d.tmp" % (binary, os.getpid()))
+    try:
+        _run([go, "build", "-trimpath", "-ldflags", target.recipe.ldflags, "-o", tmp, target.recipe.packages[binary]],
+             cwd, env, lambda: report("running"))
+        os.replace(tmp, os.path.join(target.directory, binary))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     report("done")
 
 
