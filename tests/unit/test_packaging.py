@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 import subprocess
 import tarfile
 
@@ -14,27 +15,140 @@ MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, 
 PLAYBOOKS = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(REPO, "playbooks", "*.yml")))
 
 
+FILTERS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "filter", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
+ROLES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "roles", "*")))
+# where a role, playbook or plugin can name another collection's module, filter, lookup or test
+USES = ("roles", "playbooks", "plugins", "meta")
+FQCN = re.compile(r"\b([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*\b")
+OWN = {"ansible.builtin", "ansible.legacy", "kamaji.core"}
+
+
+def _dev_collections():
+    """ns.name -> directory of every collection the development environment has (the cache
+    tools/install_collections.py fills), leaving out this checkout's own link."""
+    found = {}
+    for root in filter(None, os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)):
+        for manifest in glob.glob(os.path.join(root, "ansible_collections", "*", "*", "MANIFEST.json")):
+            path = os.path.dirname(manifest)
+            if os.path.realpath(path) != os.path.realpath(REPO):
+                ns, name = path.split(os.sep)[-2:]
+                found.setdefault(f"{ns}.{name}", path)
+    return found
+
+
+def _version(path):
+    with open(os.path.join(path, "MANIFEST.json"), encoding="utf-8") as f:
+        return json.load(f)["collection_info"]["version"]
+
+
+def clean_env(dest):
+    """Only the clean collections path: no development path, no repository ansible.cfg."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    cfg = os.path.join(str(dest), "ansible.cfg")
+    with open(cfg, "w", encoding="utf-8") as f:
+        f.write("[defaults]\n")
+    env.update(ANSIBLE_CONFIG=cfg, ANSIBLE_COLLECTIONS_PATH=str(dest), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    return env
+
+
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pkg")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("build")
     subprocess.run(["ansible-galaxy", "collection", "build", "--output-path", str(tmp), REPO],
                    check=True, capture_output=True)
     tarball = next(tmp.glob("kamaji-core-*.tar.gz"))
+    with tarfile.open(tarball) as tar:
+        manifest = json.load(tar.extractfile("MANIFEST.json"))
+    return tarball, manifest["collection_info"]["dependencies"]
+
+
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory):
+    """The tarball installed with its declared dependencies, and nothing else, into a clean path.
+
+    No Galaxy server is reachable: each declared dependency is installed from the development
+    cache's copy, by the same resolver (``--offline``), which refuses a version outside the
+    declared range."""
+    tarball, dependencies = built
+    tmp = tmp_path_factory.mktemp("pkg")
     dest = tmp / "collections"
-    # a clean collections path: nothing else configured, so the checkout itself is not seen
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false")
-    subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--no-deps", "--force", "-p", str(dest),
-                    str(tarball)], check=True, capture_output=True, env=env)
-    assert (dest / "ansible_collections" / "kamaji" / "core" / "MANIFEST.json").exists()
+    dest.mkdir()
+    env = clean_env(dest)
+    available = _dev_collections()
+    missing = sorted(set(dependencies) - set(available))
+    assert not missing, f"declared dependencies not in the development collections path: {missing}"
+    out = subprocess.run(["ansible-galaxy", "collection", "install", "--offline", "--force", "-p", str(dest),
+                          str(tarball)] + [available[d] for d in sorted(dependencies)],
+                         capture_output=True, text=True, env=env, cwd=str(tmp), check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    installed_names = {"%s.%s" % tuple(p.split(os.sep)[-3:-1])
+                       for p in glob.glob(str(dest / "ansible_collections" / "*" / "*" / "MANIFEST.json"))}
+    assert installed_names == {"kamaji.core"} | set(dependencies), installed_names
     return tarball, dest, env
 
 
-def test_tarball_leaves_out_dev_files(installed):
-    tarball = installed[0]
-    names = tarfile.open(tarball).getnames()
+def test_tarball_leaves_out_dev_and_generated_files(built):
+    tarball = built[0]
+    with tarfile.open(tarball) as tar:
+        members = tar.getmembers()
+        license_text = tar.extractfile("LICENSE").read().decode()
+    names = [m.name for m in members]
     assert "MANIFEST.json" in names and "plugins/modules/tenant_pki.py" in names
-    for dev in ("tests/", "tools/", ".ci/", "Makefile", "requirements-dev.txt"):
+    assert "inventories/sample/hosts.yml" in names and "docs/tenant-spec.md" in names
+    for dev in ("tests/", "tools/", ".ci/", ".build/", ".git/", "molecule/", ".ansible/", ".ruff_cache/",
+                ".pytest_cache/", ".mypy_cache/", "Makefile", "requirements-dev.txt", "pyproject.toml",
+                "ansible.cfg", ".gitignore", ".ansible-lint", "CONTRIBUTING.md"):
         assert not any(n == dev.rstrip("/") or n.startswith(dev) for n in names), dev
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n.split("/")]
+    # no link at all: the .build link back to the root made a loop once installed
+    assert not [m.name for m in members if m.issym() or m.islnk()]
+    # the plain Apache-2.0 text every file header points to
+    assert license_text.lstrip().startswith("Apache License\n") and "Version 2.0, January 2004" in license_text
+    assert "END OF TERMS AND CONDITIONS" in license_text and "Copyright [yyyy] [name of copyright owner]" in license_text
+
+
+def test_galaxy_metadata_has_no_placeholder():
+    import yaml
+
+    with open(os.path.join(REPO, "galaxy.yml"), encoding="utf-8") as f:
+        galaxy = yaml.safe_load(f)
+    for key in ("repository", "documentation", "homepage", "issues"):
+        value = galaxy.get(key)
+        assert value is None or ("example" not in value and "invalid" not in value), (key, value)
+    assert galaxy["license"] == ["Apache-2.0"]
+
+
+def _used_collections():
+    used = {}
+    for top in USES:
+        for path in glob.glob(os.path.join(REPO, top, "**", "*"), recursive=True):
+            if not path.endswith((".yml", ".yaml", ".py", ".j2")) or os.sep + "module_utils" + os.sep in path:
+                continue
+            with open(path, encoding="utf-8") as f:
+                for match in FQCN.finditer(f.read()):
+                    used.setdefault("%s.%s" % match.groups(), set()).add(os.path.relpath(path, REPO))
+    return used
+
+
+def test_every_collection_called_is_declared_with_its_tested_version_as_lower_bound(built):
+    """What roles, playbooks and plugins call (modules, and also filters and lookups, which
+    --syntax-check does not resolve) is what galaxy.yml declares, each from the version we test."""
+    dependencies = built[1]
+    available = _dev_collections()
+    # a token a.b.c is a collection's plugin when a.b is a collection (os.path.join is not)
+    used = {name: where for name, where in _used_collections().items()
+            if name not in OWN and (name in available or name in dependencies)}
+    assert set(used) == set(dependencies), (
+        "called but not declared: %s; declared but not called: %s"
+        % ({n: sorted(w) for n, w in used.items() if n not in dependencies}, sorted(set(dependencies) - set(used))))
+    for name, spec in dependencies.items():
+        lower = re.search(r">=\s*([0-9][^,\s]*)", spec)
+        assert lower, (name, spec)
+        assert lower.group(1) == _version(available[name]), (
+            f"{name}: declared {spec}, tested with {_version(available[name])}")
+        assert re.search(r"<\s*[0-9]", spec), f"{name}: {spec} has no upper bound (the next major is untested)"
 
 
 def test_ansible_doc_lists_every_module(installed):
@@ -55,19 +169,56 @@ def test_module_docs_render(installed, module):
 
 def test_filter_docs_render(installed):
     _unused, _dest, env = installed
-    out = subprocess.run(["ansible-doc", "-t", "filter", "kamaji.core.ca_cert_hash"], env=env,
+    assert FILTERS
+    out = subprocess.run(["ansible-doc", "-t", "filter", "-j"] + [f"kamaji.core.{f}" for f in FILTERS], env=env,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+    docs = json.loads(out.stdout)
+    # ansible-doc leaves out a name it cannot document: every filter must be there
+    assert set(docs) == {f"kamaji.core.{f}" for f in FILTERS}, (sorted(docs), out.stderr)
+    for name, doc in docs.items():
+        assert doc["doc"]["short_description"] and doc["examples"] and doc["return"], name
+
+
+def test_role_docs_render(installed):
+    _unused, _dest, env = installed
+    assert ROLES
+    out = subprocess.run(["ansible-doc", "-t", "role", "-j"] + [f"kamaji.core.{r}" for r in ROLES], env=env,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    docs = json.loads(out.stdout)
+    assert set(docs) == {f"kamaji.core.{r}" for r in ROLES}, (sorted(docs), out.stderr)
+    for name, doc in docs.items():
+        assert doc["entry_points"]["main"]["short_description"], name
+
+
+def _syntax_check(playbook, env, cwd):
+    return subprocess.run(["ansible-playbook", playbook, "--syntax-check", "-i", "localhost,"],
+                          env=env, capture_output=True, text=True, cwd=str(cwd), check=False)
 
 
 def test_playbooks_run_by_fqcn(installed):
+    """Only the clean path: the tarball and its declared dependencies."""
     _unused, dest, env = installed
     assert PLAYBOOKS, "the collection ships playbooks"
-    env = dict(env, ANSIBLE_COLLECTIONS_PATH=str(dest) + ":" + os.environ.get("ANSIBLE_COLLECTIONS_PATH", ""))
     for pb in PLAYBOOKS:
-        out = subprocess.run(["ansible-playbook", f"kamaji.core.{pb}", "--syntax-check", "-i", "localhost,"],
-                             env=env, capture_output=True, text=True, check=False)
+        out = _syntax_check(f"kamaji.core.{pb}", env, dest.parent)
         assert out.returncode == 0, (pb, out.stdout, out.stderr)
+
+
+def test_the_check_fails_when_a_used_collection_is_missing(installed, tmp_path):
+    """The proof the test above means something: the same path without community.general (the
+    node_prereqs role's modprobe) fails the site playbook's syntax check naming the module."""
+    _unused, dest, _env = installed
+    partial = tmp_path / "collections"
+    for manifest in glob.glob(str(dest / "ansible_collections" / "*" / "*" / "MANIFEST.json")):
+        ns, name = manifest.split(os.sep)[-3:-1]
+        if (ns, name) != ("community", "general"):
+            (partial / "ansible_collections" / ns).mkdir(parents=True, exist_ok=True)
+            os.symlink(os.path.dirname(manifest), partial / "ansible_collections" / ns / name)
+    out = _syntax_check("kamaji.core.site", clean_env(partial), tmp_path)
+    assert out.returncode != 0
+    assert "community.general.modprobe" in out.stdout + out.stderr, out.stdout + out.stderr
 
 
 def test_every_sanity_ignore_carries_a_reason():

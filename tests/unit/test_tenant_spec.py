@@ -47,6 +47,9 @@ BAD = [
     ({"name": "Acme"}, "name"),
     ({"name": "a" * 41}, "name"),
     ({"name": "root"}, "name"),
+    ({"name": "kube-system"}, "name"),
+    ({"name": "default"}, "name"),
+    ({"name": "kube-lab"}, "name"),
     ({"kubernetes_version": "1.37.2"}, "tenant.kubernetes_version"),
     ({"kubernetes_version": "v1.30.0"}, "tenant.kubernetes_version"),
     ({"replicas": -1}, "tenant.replicas"),
@@ -144,3 +147,22 @@ def test_module_fails_on_the_issue_typo_in_a_hosts_tenant_dict(tmp_path):
     assert failed["msg"].startswith("tenant acme: tenant.kubernetes_verison: unknown field; "
                                     "did you mean kubernetes_version?"), failed["msg"]
     assert failed["field"] == "tenant.kubernetes_verison"
+
+
+@pytest.mark.parametrize("name", ["kube-system", "kube-public", "kube-node-lease", "default", "kube-acme"])
+def test_module_refuses_names_read_as_kubernetes_own(tmp_path, name):
+    """Through the tenant_spec module, with the tenant named after its inventory host."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "tenant": {"endpoint": {"address": "192.0.2.10", "port": 31443}}}}}}))
+    play = [{"hosts": "all", "gather_facts": False, "tasks": [
+        {"name": "spec", "kamaji.core.tenant_spec": {
+            "spec": "{{ tenant | default({}) | combine({'name': tenant_name | default(inventory_hostname)}) }}"}}]}]
+    res = run_playbook(play, tmp_path, inventory=str(inventory))
+    assert res.rc != 0
+    failed = res.task("spec", host=name)
+    assert failed["msg"].startswith("tenant %s: name: %r is reserved (" % (name, name)), failed["msg"]
+    assert failed["msg"].endswith("choose another tenant name (the inventory host name, or the tenant_name "
+                                  "host variable)"), failed["msg"]
+    assert failed["field"] == "name"

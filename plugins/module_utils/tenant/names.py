@@ -12,15 +12,36 @@ from ansible_collections.kamaji.core.plugins.module_utils.common import net
 
 # The namespace is "tenant-<name>" (a label of at most 63): 40 leaves room for suffixes.
 NAME_MAX = 40
-# etcd's administrator, and names operators read as Kubernetes' own
-RESERVED = ("root",)
+# Names a tenant may not take, and why: etcd's administrator, and the names operators read as
+# Kubernetes' own namespaces (a tenant "kube-system" would show up as the etcd user, the etcd
+# prefix /kube-system/ and the namespace tenant-kube-system).
+RESERVED = {
+    "root": "etcd's administrator",
+    "default": "Kubernetes' default namespace",
+    "kube-system": "a Kubernetes system namespace",
+    "kube-public": "a Kubernetes system namespace",
+    "kube-node-lease": "a Kubernetes system namespace",
+}
+# Kubernetes reserves every namespace name starting with this for its own use.
+RESERVED_PREFIX = "kube-"
+FIX = "choose another tenant name (the inventory host name, or the tenant_name host variable)"
+
+
+def reserved(name: str) -> str:
+    """Why ``name`` is reserved, or '' when a tenant may take it."""
+    if name in RESERVED:
+        return RESERVED[name]
+    if name.startswith(RESERVED_PREFIX):
+        return "Kubernetes keeps names starting with %r for its own namespaces" % RESERVED_PREFIX
+    return ""
 
 
 def validate_name(name: object, field: str = "name", error: type[Exception] = net.InvalidValue) -> str:
-    """The tenant name, or ``error`` naming ``field`` and the rule."""
+    """The tenant name, or ``error`` naming ``field``, the rule and the fix."""
     value = net.dns_label(name, field, NAME_MAX, error)
-    if value in RESERVED:
-        raise error("%s: %r is reserved (etcd's administrator); choose another tenant name" % (field, value))
+    why = reserved(value)
+    if why:
+        raise error("%s: %r is reserved (%s); %s" % (field, value, why, FIX))
     return value
 
 
