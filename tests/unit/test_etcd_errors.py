@@ -84,8 +84,8 @@ def test_key_that_does_not_match_the_certificate(ca):
     cert, _unused = _leaf(ca)
     material = _material(ca, cert, pki.generate_key("ecdsa-p256"))
     problems = report.credential_problems(material, SOURCES, now=NOW)
-    assert len(problems) == 1 and problems[0].startswith("client_key does not match client_cert (client_key: "
-                                                         "/etc/kamaji/etcd/pki/root.key, client_cert: ")
+    assert problems == ["client_key does not match client_cert (/etc/kamaji/etcd/pki/root.crt); give the key "
+                        "the certificate was issued for"]
     material["client_key"] = b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n"
     problems = report.credential_problems(material, dict(SOURCES, client_key="inline PEM"), now=NOW)
     assert problems == ["client_key: inline PEM: the private key cannot be parsed (ValueError) "
@@ -154,6 +154,11 @@ def test_names_with_wildcards():
 def test_failure_classes(exc, quorum, tls):
     assert report.may_be_quorum(exc) is quorum
     assert report.is_tls(exc) is tls
+    assert report.is_network(_RpcError("connect: Connection refused (111)", "UNAVAILABLE"))
+    assert not report.is_network(_RpcError("empty address list", "UNAVAILABLE"))
+    assert report.last_error(_RpcError("failed to connect to all addresses; last error: UNAVAILABLE: "
+                                       "ipv4:127.0.0.1:1: Secure read failed")) == "UNAVAILABLE: ipv4:127.0.0.1:1: " \
+                                                                                   "Secure read failed"
 
 
 @pytest.mark.parametrize("details, code, expect", [

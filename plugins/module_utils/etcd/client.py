@@ -225,6 +225,7 @@ class Client:
         self._channel: Channel | None = None
         self.endpoint: str | None = None
         refused: list[Endpoint] = []
+        said: dict[str, str] = {}
         for url, endpoint in zip(self.endpoints, parsed, strict=True):
             channel = Channel(endpoint, self._credentials)
             try:
@@ -232,21 +233,22 @@ class Client:
             except grpc.RpcError as exc:
                 channel.close()
                 self.down[url] = describe(exc)
-                if report.is_tls(exc):
+                said[url] = report.last_error(exc)
+                if not report.is_network(exc):  # reached, then refused: TLS, or credentials gRPC rejects
                     refused.append(endpoint)
                 continue
             self._channel, self.endpoint = channel, url
             break
         if self._channel is None:
-            said = "; ".join("%s: %s" % kv for kv in self.down.items())
             problems = self.tls_problems(refused)
             if problems and refused:
-                raise EtcdError("the TLS connection to etcd failed: %s. (What the endpoints said: %s)"
-                                % (". ".join(problems), said))
+                raise EtcdError("the TLS connection to etcd failed: %s. (What gRPC said: %s)"
+                                % (". ".join(problems), "; ".join("%s: %s" % kv for kv in said.items())))
             raise EtcdError("no etcd endpoint answered: %s. Check that etcd runs, that the endpoints are "
                             "https:// URLs of its client port, and that ca_cert/client_cert/client_key belong "
                             "to this cluster and have not expired%s" % (
-                                said, "".join(". Also: %s" % p for p in problems)))
+                                "; ".join("%s: %s" % kv for kv in self.down.items()),
+                                "".join(". Also: %s" % p for p in problems)))
 
     @property
     def channel(self) -> Channel:
@@ -264,16 +266,14 @@ class Client:
 
     # --- failures explained
     def tls_problems(self, refused: Iterable[Endpoint] = ()) -> list[str]:
-        """What is wrong with the TLS material: the client's first, then (when that looks
-        right) the certificate the first refusing endpoint presents."""
-        problems = report.credential_problems(self._material, self._sources)
+        """What is wrong with the TLS material: the certificate the first refusing endpoint
+        presents (a wrong ca_cert shows there first), then the client's own material."""
+        server: list[str] = []
         for endpoint in list(refused)[:1]:
-            if problems:
-                break
             pem = peer_certificate(endpoint, min(self.timeout, PROBE_TIMEOUT))
             if pem:
-                problems = report.server_problems(endpoint.url, endpoint.host, pem, self._material, self._sources)
-        return problems
+                server = report.server_problems(endpoint.url, endpoint.host, pem, self._material, self._sources)
+        return server + report.credential_problems(self._material, self._sources)
 
     def _status_probe(self, url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
         """(status, '') of the member at ``url``, or (None, why it did not answer)."""

@@ -72,6 +72,17 @@ def is_tls(exc: BaseException) -> bool:
     return any(t in lower for t in ("certificate", "handshake", "ssl", "secure read", "tls", "decrypt"))
 
 
+def last_error(exc: BaseException) -> str:
+    """gRPC's own words without its preamble ('failed to connect to all addresses; last error: ...')."""
+    text = details(exc) or str(exc)
+    return text.rsplit("last error: ", 1)[-1].strip()
+
+
+def is_network(exc: BaseException) -> bool:
+    """True when the endpoint was not reached at all (refused, timed out, unreachable)."""
+    return reason(exc, 0).startswith(("connection refused", "no answer within", "host unreachable"))
+
+
 def may_be_quorum(exc: BaseException) -> bool:
     """True for a failure that a cluster without quorum (no leader) produces: the request
     times out, or etcd says there is no leader."""
@@ -223,8 +234,9 @@ def credential_problems(material: Mapping[str, bytes], sources: Mapping[str, str
                         % (sources.get("client_key", "inline PEM"), exc))
     else:
         if not pki.public_keys_match(leaf, key):
-            problems.append("client_key does not match client_cert (client_key: %s, client_cert: %s); give the "
-                            "key the certificate was issued for" % (sources.get("client_key", "inline PEM"), where))
+            # the key's path is not repeated: Ansible masks every no_log value in messages
+            problems.append("client_key does not match client_cert (%s); give the key the certificate was "
+                            "issued for" % where)
     return problems
 
 
