@@ -186,7 +186,7 @@ def test_lost_quorum_names_the_members_that_do_not_answer():
                            "etcd-1 at https://10.0.0.1:2379 (connection refused), etcd-2 at https://10.0.0.2:2379 "
                            "(connection refused). Answering: etcd-0 at https://10.0.0.0:2379 (no leader). "
                            "Fix: start the stopped etcd members")
-    assert "kamaji.core.etcd_maintenance" in text
+    assert "kamaji.core.etcd_maintenance --tags restore" in text
     assert text.endswith("(each member asked for its status with a 2s timeout, 2.0s in all)")
 
 

@@ -128,8 +128,9 @@ def _who(probe: Probe) -> str:
 
 
 RECOVER = ("Fix: start the stopped etcd members (on their hosts: systemctl start etcd) and check that they "
-           "reach each other on the peer port (2380); if a majority cannot come back, restore the cluster from "
-           "a snapshot (kamaji.core.etcd_maintenance takes them; docs/etcd.md, 'When etcd fails')")
+           "reach each other on the peer port (2380); if a majority cannot come back, restore from a snapshot "
+           "(playbook kamaji.core.etcd_maintenance --tags restore -e etcd_restore_snapshot=<file>; "
+           "docs/etcd.md, 'When etcd fails')")
 
 
 def quorum_report(failure: str, probes: Sequence[Probe], members_known: bool, seconds: float,
