@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.common.deps import Dependency
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import wire
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import report, wire
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     PERMISSIONS,
     Permission,
@@ -48,6 +51,8 @@ RETRY_DELAY = 0.5
 RECONFIG_WAIT = 15.0
 ABSENT = object()
 DEFAULT_TIMEOUT = 5.0
+# Seconds each member gets to answer when a failure is explained (lost quorum, TLS).
+PROBE_TIMEOUT = 2.0
 
 # Connection options: name -> environment variable read when the option is not set
 # (in the style of kubernetes.core's K8S_AUTH_*).
@@ -112,6 +117,30 @@ def read_material(value: str | bytes | None, field: str) -> bytes:
         raise EtcdError("%s: cannot read %s (%s)" % (field, path, exc.strerror or exc))
 
 
+def material_source(value: str | bytes) -> str:
+    """How a TLS option was given, for messages: its path, or 'inline PEM' (never the content)."""
+    if is_inline(value):
+        return "inline PEM"
+    text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return os.path.expanduser(os.path.expandvars(text))
+
+
+def peer_certificate(endpoint: Endpoint, timeout: float) -> bytes | None:
+    """The certificate an endpoint presents, as PEM, fetched without verifying it and
+    without a client certificate (TLS 1.3 servers show theirs before asking for ours);
+    None when the handshake does not get that far."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as sock, \
+                context.wrap_socket(sock, server_hostname=endpoint.host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii") if der else None
+
+
 class Endpoint:
     """One etcd client URL (``https://host:port`` or ``host:port``) as a gRPC target."""
 
@@ -125,6 +154,13 @@ class Endpoint:
         self.host = net.host(match.group(1), "endpoints", underscore=True, error=EtcdError)
         self.port = net.port(int(match.group(2)), "endpoints", error=EtcdError)
         self.target = "%s:%d" % (net.url_host(self.host), self.port)
+
+
+def _target(url: str) -> str:
+    try:
+        return Endpoint(url).target
+    except EtcdError:
+        return url
 
 
 class Channel:
@@ -177,6 +213,10 @@ class Client:
         ca = read_material(ca_cert, "ca_cert")
         cert = read_material(client_cert, "client_cert")
         key = read_material(client_key, "client_key")
+        # kept to explain a refused handshake; messages show only the sources
+        self._material = {"ca_cert": ca, "client_cert": cert, "client_key": key}
+        self._sources = {"ca_cert": material_source(ca_cert), "client_cert": material_source(client_cert),
+                         "client_key": material_source(client_key)}
         parsed = [Endpoint(e) for e in self.endpoints]
         self.timeout = float(timeout)
         self.down: dict[str, str] = {}
@@ -184,6 +224,8 @@ class Client:
                                                          certificate_chain=cert)
         self._channel: Channel | None = None
         self.endpoint: str | None = None
+        refused: list[Endpoint] = []
+        said: dict[str, str] = {}
         for url, endpoint in zip(self.endpoints, parsed, strict=True):
             channel = Channel(endpoint, self._credentials)
             try:
@@ -191,14 +233,22 @@ class Client:
             except grpc.RpcError as exc:
                 channel.close()
                 self.down[url] = describe(exc)
+                said[url] = report.last_error(exc)
+                if not report.is_network(exc):  # reached, then refused: TLS, or credentials gRPC rejects
+                    refused.append(endpoint)
                 continue
             self._channel, self.endpoint = channel, url
             break
         if self._channel is None:
+            problems = self.tls_problems(refused)
+            if problems and refused:
+                raise EtcdError("the TLS connection to etcd failed: %s. (What gRPC said: %s)"
+                                % (". ".join(problems), "; ".join("%s: %s" % kv for kv in said.items())))
             raise EtcdError("no etcd endpoint answered: %s. Check that etcd runs, that the endpoints are "
                             "https:// URLs of its client port, and that ca_cert/client_cert/client_key belong "
-                            "to this cluster and have not expired" % "; ".join(
-                                "%s: %s" % kv for kv in self.down.items()))
+                            "to this cluster and have not expired%s" % (
+                                "; ".join("%s: %s" % kv for kv in self.down.items()),
+                                "".join(". Also: %s" % p for p in problems)))
 
     @property
     def channel(self) -> Channel:
@@ -213,6 +263,88 @@ class Client:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
+
+    # --- failures explained
+    def tls_problems(self, refused: Iterable[Endpoint] = ()) -> list[str]:
+        """What is wrong with the TLS material: the certificate the first refusing endpoint
+        presents (a wrong ca_cert shows there first), then the client's own material."""
+        server: list[str] = []
+        for endpoint in list(refused)[:1]:
+            pem = peer_certificate(endpoint, min(self.timeout, PROBE_TIMEOUT))
+            if pem:
+                server = report.server_problems(endpoint.url, endpoint.host, pem, self._material, self._sources)
+        return server + report.credential_problems(self._material, self._sources)
+
+    def _status_probe(self, url: str, timeout: float) -> tuple[dict[str, Any] | None, str]:
+        """(status, '') of the member at ``url``, or (None, why it did not answer)."""
+        try:
+            channel = Channel(Endpoint(url), self._credentials)
+        except EtcdError as exc:
+            return None, str(exc)
+        try:
+            return channel.status(timeout), ""
+        except grpc.RpcError as exc:
+            return None, report.reason(exc, timeout)
+        finally:
+            channel.close()
+
+    def probe_members(self) -> tuple[list[report.Probe], bool]:
+        """Every member's answer to a status request, asked in parallel with a short
+        timeout: (probes, whether the member list was read). Without a member list the
+        configured endpoints stand for the members."""
+        timeout = min(self.timeout, PROBE_TIMEOUT)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = dict(zip(self.endpoints, pool.map(lambda u: self._status_probe(u, timeout), self.endpoints),
+                                strict=True))
+            members: list[Any] | None = None
+            for url, (status, _unused) in statuses.items():
+                if status is None:
+                    continue
+                channel = Channel(Endpoint(url), self._credentials)
+                try:
+                    members = list(channel.cluster.MemberList(rpc_pb2.MemberListRequest(), timeout=timeout).members)
+                    break
+                except grpc.RpcError:
+                    continue
+                finally:
+                    channel.close()
+            if members is None:
+                return [report.Probe(url, error=error, leader=bool(status and status["leader"] != "0"))
+                        for url, (status, error) in statuses.items()], False
+            by_target = {Endpoint(url).target: url for url in self.endpoints}
+            seen = {s["member_id"]: url for url, (s, _unused) in statuses.items() if s}
+            urls: list[str] = []
+            for m in members:
+                url = seen.get("%x" % m.ID, "")
+                if not url:
+                    clients = list(m.clientURLs)
+                    url = next((by_target[t] for t in (_target(c) for c in clients) if t in by_target),
+                               clients[0] if clients else "")
+                urls.append(url)
+            missing = [u for u in urls if u and u not in statuses]
+            statuses.update(zip(missing, pool.map(lambda u: self._status_probe(u, timeout), missing), strict=True))
+        probes = []
+        for m, url in zip(members, urls, strict=True):
+            status, error = statuses.get(url, (None, "never started (no client URL)"))
+            probes.append(report.Probe(url or "peer %s" % ",".join(m.peerURLs), name=m.name or "%x" % m.ID,
+                                       error=error, leader=bool(status and status["leader"] != "0"),
+                                       learner=bool(getattr(m, "isLearner", False))))
+        return probes, True
+
+    def explain(self, what: str, exc: Any) -> EtcdError:
+        """The error of a failed call, explained by the state of the cluster (lost quorum)
+        or of the TLS material (a refused certificate) where that is the likely cause."""
+        failure = "%s failed at %s: %s" % (what, self.endpoint, describe(exc))
+        if report.is_tls(exc):
+            problems = self.tls_problems([self.channel.endpoint])
+            if problems:
+                return EtcdError("%s. %s" % (failure, ". ".join(problems)))
+        elif report.may_be_quorum(exc):
+            started = time.monotonic()
+            probes, known = self.probe_members()
+            return EtcdError(report.quorum_report(failure, probes, known, time.monotonic() - started,
+                                                  min(self.timeout, PROBE_TIMEOUT)))
+        return EtcdError(failure)
 
     # --- generic call with error translation
     def call(self, what: str, fn: Callable[..., Any], *args: Any, absent: str | None = None) -> Any:
@@ -230,7 +362,7 @@ class Client:
                 if attempt < RETRIES and is_transient(exc):
                     time.sleep(RETRY_DELAY * (attempt + 1))
                     continue
-                raise EtcdError("%s failed at %s: %s" % (what, self.endpoint, describe(exc)))
+                raise self.explain(what, exc)
         return None  # pragma: no cover - the loop returns or raises
 
     def _raw(self, service_method: str, payload: bytes, what: str) -> bytes:
