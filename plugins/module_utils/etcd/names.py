@@ -8,16 +8,15 @@ A tenant's prefix is never derived here: it comes from ``tenant/names.py``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.wire import to_bytes
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import names as tenant_names_rule
 
 # etcd's administrator: the user (certificate CN) and etcd's built-in role of that name
 ROOT = "root"
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 PERMISSIONS = {"read": 0, "write": 1, "readwrite": 2}
 PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()}
 
@@ -38,7 +37,7 @@ def prefix_range_end(prefix: str | bytes) -> bytes:
 
 def validate_name(name: object, field: str = "name") -> str:
     """An etcd user or role name (a DNS-1123 label)."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not net.DNS1123_LABEL.match(name):
         raise EtcdError("%s: %r is not a valid name; use lower-case letters, digits and '-', "
                         "at most 63 characters, starting and ending with a letter or digit" % (field, name))
     return name
