@@ -12,12 +12,6 @@ from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 NOW = pki.utcnow()
 
 
-@pytest.fixture(scope="module")
-def etcd_ca():
-    key = pki.generate_key("ecdsa-p256")
-    return {"cert": pki.cert_to_pem(pki.issue_ca("etcd-ca", key, 3650)), "key": pki.key_to_pem(key)}
-
-
 def tenant(etcd_ca, **over):
     return tenant_set.reconcile(dict({"name": "acme", "endpoint": {"address": "192.0.2.10"}}, **over), {}, etcd_ca)
 

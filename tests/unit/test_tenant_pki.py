@@ -16,13 +16,6 @@ from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 NOW = pki.utcnow()
 
 
-@pytest.fixture(scope="module")
-def etcd_ca():
-    key = pki.generate_key("ecdsa-p256")
-    cert = pki.issue_ca("etcd-ca", key, 3650)
-    return {"cert": pki.cert_to_pem(cert), "key": pki.key_to_pem(key)}
-
-
 def params(**over):
     p = {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443},
          "extra_sans": ["acme.example.test"], "service_cidrs": ["10.96.0.0/16"]}

@@ -1,16 +1,7 @@
 """tenant_pki through real ansible-playbook: check mode, run, re-run, diff, errors."""
 from __future__ import annotations
 
-import pytest
 from harness.runner import run_playbook
-
-from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
-
-
-@pytest.fixture(scope="module")
-def etcd_ca():
-    key = pki.generate_key("ecdsa-p256")
-    return {"cert": pki.cert_to_pem(pki.issue_ca("etcd-ca", key, 3650)), "key": pki.key_to_pem(key)}
 
 
 def play(existing_var="existing"):
