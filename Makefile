@@ -14,8 +14,8 @@ BUILD        := $(REPO)/.build
 # tenants of these are tested too), ETCD_VERSION, COREDNS_VERSION, PAUSE_VERSION, ETCD_IMAGE_TAG,
 # from the collection's one versions module, as `?=` assignments: `make KUBE_VERSION=...` still wins.
 VERSIONS_PY  := plugins/module_utils/versions.py
-$(BUILD)/versions.mk: $(VERSIONS_PY)
-	@mkdir -p $(BUILD) && $(PYTHON) $(VERSIONS_PY) make > $@.tmp && mv $@.tmp $@
+$(BUILD)/versions.mk: $(VERSIONS_PY) tools/versions.py
+	@mkdir -p $(BUILD) && $(PYTHON) tools/versions.py make > $@.tmp && mv $@.tmp $@
 include $(BUILD)/versions.mk
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)

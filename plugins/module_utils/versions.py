@@ -7,13 +7,11 @@ lab inventories and the tests all agree with this file; ``tests/unit/test_versio
 fails when one of them drifts. To move a version, change it here and run that test: it
 names every place that still says the old one.
 
-``python3 plugins/module_utils/versions.py make`` prints the values as Makefile
-assignments (the Makefile includes them).
+``tools/versions.py make`` prints the values as Makefile assignments (the Makefile
+includes them).
 """
 
 from __future__ import annotations
-
-import sys
 
 # Kubernetes: the newest supported release, and one release of each older supported minor.
 KUBERNETES = "v1.37.2"
@@ -44,19 +42,3 @@ ALL = {
     "PAUSE_VERSION": PAUSE,
     "ETCD_IMAGE_TAG": ETCD_IMAGE_TAG,
 }
-
-
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["make"]:
-        for name, value in ALL.items():
-            print("%s ?= %s" % (name, value))
-        return 0
-    if len(argv) == 2 and argv[1] in ALL:
-        print(ALL[argv[1]])
-        return 0
-    sys.stderr.write("usage: versions.py make | %s\n" % " | ".join(ALL))
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))

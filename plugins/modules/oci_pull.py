@@ -72,7 +72,7 @@ digest:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry as registry
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry
 
 
 def main() -> None:

@@ -198,8 +198,8 @@ def test_quorum_verdict_without_member_list_is_a_guess():
 
 def test_no_leader_with_a_majority_and_a_healthy_cluster():
     probes = _three({"etcd-0", "etcd-1"})
-    assert "etcd has no leader although 2 of 3 voting members answer" in report.quorum_report("f", probes, True,
-                                                                                                0.1, 2.0)
+    message = report.quorum_report("f", probes, True, 0.1, 2.0)
+    assert "etcd has no leader although 2 of 3 voting members answer" in message
     probes[0].leader = True
     healthy = report.quorum_report("f", probes, True, 0.1, 2.0)
     assert healthy.startswith("f; the cluster has a leader and 2 of 3 voting members answer now")

@@ -33,8 +33,8 @@ def test_defaults():
     ({"leaf_validity_days": -1}, "ca_validity_days / leaf_validity_days: must be at least 1"),
     ({"renewal_window_days": 365}, "renewal_window_days: must be between 0 and leaf_validity_days - 1 (364)"),
     ({"renewal_window_days": -1}, "renewal_window_days: must be between 0 and leaf_validity_days - 1 (364)"),
-    ({"leaf_validity_days": 10, "renewal_window_days": 10}, "renewal_window_days: must be between 0 and "
-                                                             "leaf_validity_days - 1 (9)"),
+    ({"leaf_validity_days": 10, "renewal_window_days": 10},
+     "renewal_window_days: must be between 0 and leaf_validity_days - 1 (9)"),
     ({"leaf_validity_days": "ten"}, "leaf_validity_days: 'ten' is not a number of days"),
 ])
 @pytest.mark.parametrize("reconcile", [tenant, etcd], ids=["tenant_set", "etcd_set"])

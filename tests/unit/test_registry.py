@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
-from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry as registry
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import registry
 
 K, C, P = versions.KUBERNETES, versions.COREDNS, versions.PAUSE
 

@@ -334,7 +334,8 @@ def _prepare(go: str, p: Plan, target: Target, env: dict[str, str]) -> str:
     """The directory to run ``go build`` in."""
     recipe = target.recipe
     if recipe.component == "pause":
-        assert p.pause_source is not None  # plan() refuses pause without it
+        if p.pause_source is None:  # plan() refuses pause without it
+            raise SourceBuildError("pause_source: required to build pause")
         return p.pause_source
     workdir = os.path.join(p.cache, "src", "%s-%s" % (recipe.component, recipe.version))
     replaces: dict[str, str] = {}

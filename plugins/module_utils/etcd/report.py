@@ -160,8 +160,8 @@ def quorum_report(failure: str, probes: Sequence[Probe], members_known: bool, se
     if down:
         parts.append("Not answering: %s" % ", ".join("%s (%s)" % (_who(p), p.error) for p in down))
     if up:
-        parts.append("Answering: %s" % ", ".join("%s (%s)" % (_who(p), "sees a leader" if p.leader else "no leader")
-                                                  for p in up))
+        answering = ["%s (%s)" % (_who(p), "sees a leader" if p.leader else "no leader") for p in up]
+        parts.append("Answering: %s" % ", ".join(answering))
     parts.append(RECOVER)
     return ". ".join(parts) + took
 

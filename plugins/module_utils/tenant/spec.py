@@ -268,4 +268,3 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
         "kubernetes_service_ip": str(service.network_address + 1),
     }
     return spec
-
