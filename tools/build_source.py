@@ -1,4 +1,4 @@
-"""Build Kubernetes, etcd, CoreDNS and pause from the Go module proxy into the cache.
+"""Build Kubernetes, etcd, CoreDNS, pause and the container runtime from the Go module proxy into the cache.
 
 A thin command line over plugins/module_utils/bundle/source_build.py, the code the
 kamaji.core.source_build module runs: the Makefile (`make binaries`) and the test harness
@@ -10,9 +10,12 @@ linked as kamaji.core under .build/collections); nothing happens on import of th
 
 Usage:
     tools/build_source.py --cache DIR [--kube-version V] [--etcd-version V] [--coredns-version V]
-                          [--pause-version V] [--only kube-apiserver,etcd,...]
+                          [--pause-version V] [--containerd-version V] [--runc-version V]
+                          [--cni-plugins-version V] [--only kube-apiserver,etcd,...]
 
-Versions default to plugins/module_utils/versions.py. Exit status: 0 done, 1 build failed
+Without --only, the binaries of etcd, Kubernetes, CoreDNS and pause; the container runtime's
+(containerd, containerd-shim-runc-v2, ctr, runc, bridge, host-local, loopback, portmap) only
+when named in --only. Versions default to plugins/module_utils/versions.py. Exit status: 0 done, 1 build failed
 (or go missing), 2 bad arguments.
 """
 from __future__ import annotations
@@ -44,14 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--etcd-version", default=versions.ETCD)
     ap.add_argument("--coredns-version", default=versions.COREDNS)
     ap.add_argument("--pause-version", default=versions.PAUSE)
+    ap.add_argument("--containerd-version", default=versions.CONTAINERD)
+    ap.add_argument("--runc-version", default=versions.RUNC)
+    ap.add_argument("--cni-plugins-version", default=versions.CNI_PLUGINS)
     ap.add_argument("--pause-source", default=PAUSE_SOURCE, help="the pause program's Go source (default: the role's)")
-    ap.add_argument("--only", default="", help="comma-separated binaries (default: all): " + ",".join(sb.BINARIES))
+    ap.add_argument("--only", default="", help="comma-separated binaries (default: %s): %s"
+                    % (",".join(sb.DEFAULT_BINARIES), ",".join(sb.BINARIES)))
     args = ap.parse_args(argv)
 
     start = time.monotonic()
     try:
         plan = sb.plan(args.cache, sb.Versions(args.kube_version, args.etcd_version, args.coredns_version,
-                                               args.pause_version), args.only, args.pause_source)
+                                               args.pause_version, args.containerd_version, args.runc_version,
+                                               args.cni_plugins_version), args.only, args.pause_source)
     except sb.SourceBuildError as exc:
         sys.stderr.write("build_source: %s\n" % exc)
         return 2

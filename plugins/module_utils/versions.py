@@ -20,6 +20,12 @@ KUBERNETES_OLDER = ("v1.36.3", "v1.35.4")
 ETCD = "v3.7.3"
 COREDNS = "v1.14.6"
 PAUSE = "3.10.2"
+# The container runtime, built from the Go module proxy (module versions): containerd 2.x,
+# runc (its module is github.com/opencontainers/runc) and the CNI plugins
+# (github.com/containernetworking/plugins). Built, not yet installed by the roles.
+CONTAINERD = "v2.4.2"
+RUNC = "v1.5.3"
+CNI_PLUGINS = "v1.10.0"
 
 KUBERNETES_ALL = (KUBERNETES,) + KUBERNETES_OLDER
 
@@ -41,4 +47,7 @@ ALL = {
     "COREDNS_VERSION": COREDNS,
     "PAUSE_VERSION": PAUSE,
     "ETCD_IMAGE_TAG": ETCD_IMAGE_TAG,
+    "CONTAINERD_VERSION": CONTAINERD,
+    "RUNC_VERSION": RUNC,
+    "CNI_PLUGINS_VERSION": CNI_PLUGINS,
 }

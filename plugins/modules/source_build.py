@@ -7,13 +7,16 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: source_build
-short_description: Build Kubernetes, etcd, CoreDNS and pause binaries from source, cached by version
+short_description: Build Kubernetes, etcd, CoreDNS, pause and container runtime binaries from source, cached by version
 version_added: 0.1.0
 description:
   - Builds the binaries of the offline bundle from the Go module proxy on the host that runs
     the module (the controller, or a build host). Each upstream component is built in a small
     generated Go module that requires the upstream module at the given version; the pause
     program is built from its Go source in O(pause_source).
+  - The container runtime (containerd 2.x with its runc shim and ctr, runc, and the CNI plugins
+    bridge, host-local, loopback and portmap) is built only when named in O(only); the roles do
+    not install it yet.
   - Binaries land in C(<cache_dir>/bin/<component>-<version>/) and are reused when present;
     only what is missing is built, and C(changed) is true only when something was built.
   - In check mode, reports what would be built (RV(built)) and builds nothing.
@@ -50,13 +53,29 @@ options:
     description: Version the pause program is built as (the pause image tag).
     type: str
     default: "3.10.2"
+  containerd_version:
+    description: containerd version (C(github.com/containerd/containerd/v2) module version, 2.x).
+    type: str
+    default: v2.4.2
+  runc_version:
+    description: runc version (C(github.com/opencontainers/runc) module version).
+    type: str
+    default: v1.5.3
+  cni_plugins_version:
+    description: CNI plugins version (C(github.com/containernetworking/plugins) module version).
+    type: str
+    default: v1.10.0
   only:
     description:
-      - Build only these binaries; every binary when empty.
+      - Build only these binaries. When empty, every binary of etcd, Kubernetes, CoreDNS and
+        pause; the container runtime's binaries (C(containerd), C(containerd-shim-runc-v2),
+        C(ctr), C(runc), and the CNI plugins C(bridge), C(host-local), C(loopback), C(portmap))
+        are built only when named here.
     type: list
     elements: str
     choices: [etcd, etcdctl, etcdutl, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet,
-              kubeadm, kube-proxy, coredns, pause]
+              kubeadm, kube-proxy, coredns, pause, containerd, containerd-shim-runc-v2, ctr, runc, bridge,
+              host-local, loopback, portmap]
     default: []
   pause_source:
     description:
@@ -68,6 +87,9 @@ options:
 notes:
   - The build runs with E(GOTOOLCHAIN=local) and E(CGO_ENABLED=0); the binaries are static and
     reproducible (fixed build date, C(-trimpath)).
+  - Except runc, built with cgo (E(CGO_ENABLED=1)) and linked statically; it needs a C compiler
+    and the static C library (Debian C(gcc), C(libc6-dev)) on the host that builds. It is built
+    without the C(seccomp) tag (no libseccomp), so it does not apply seccomp profiles.
 seealso:
   - module: kamaji.core.oci_image
   - module: kamaji.core.bundle_manifest
@@ -130,6 +152,9 @@ def main() -> None:
             etcd_version=dict(type="str", default=versions.ETCD),
             coredns_version=dict(type="str", default=versions.COREDNS),
             pause_version=dict(type="str", default=versions.PAUSE),
+            containerd_version=dict(type="str", default=versions.CONTAINERD),
+            runc_version=dict(type="str", default=versions.RUNC),
+            cni_plugins_version=dict(type="str", default=versions.CNI_PLUGINS),
             only=dict(type="list", elements="str", default=[], choices=list(sb.BINARIES)),
             pause_source=dict(type="path"),
         ),
@@ -144,7 +169,8 @@ def main() -> None:
 
     try:
         plan = sb.plan(p["cache_dir"], sb.Versions(p["kubernetes_version"], p["etcd_version"], p["coredns_version"],
-                                                   p["pause_version"]), p["only"], p["pause_source"])
+                                                   p["pause_version"], p["containerd_version"], p["runc_version"],
+                                                   p["cni_plugins_version"]), p["only"], p["pause_source"])
         built = plan.missing if module.check_mode else sb.build(plan, progress)
     except sb.SourceBuildError as exc:
         module.fail_json(msg=str(exc), log=log)

@@ -14,7 +14,18 @@ from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import source_build as sb
 
 PAUSE_SOURCE = os.path.join(REPO, "roles", "offline_bundle", "files", "pause")
-ALL = list(sb.BINARIES)
+# what a plan without only= builds: not the container runtime (built, not yet installed by the roles)
+ALL = list(sb.DEFAULT_BINARIES)
+RUNTIME = {"containerd": (versions.CONTAINERD, ["containerd", "containerd-shim-runc-v2", "ctr"]),
+           "runc": (versions.RUNC, ["runc"]),
+           "cni-plugins": (versions.CNI_PLUGINS, ["bridge", "host-local", "loopback", "portmap"])}
+RUNTIME_ONLY = ",".join(b for _v, binaries in RUNTIME.values() for b in binaries)
+
+
+def other(version):
+    """Another version of the same shape: the next patch release."""
+    head, patch = version.rsplit(".", 1)
+    return "%s.%d" % (head, int(patch) + 1)
 
 
 def _dir(cache, component, version):
@@ -35,6 +46,7 @@ def fill(cache, only=None, pause_source=PAUSE_SOURCE):
 def test_empty_cache_misses_everything_in_build_order(tmp_path):
     p = sb.plan(str(tmp_path), pause_source=PAUSE_SOURCE)
     assert p.missing == ALL and p.changed
+    assert not set(p.paths) & set(sb.RUNTIME_BINARIES), "the container runtime is built only when named"
     assert [t.component for t in p.targets] == ["etcd", "kubernetes", "coredns", "pause"]
     assert p.paths["kube-apiserver"] == str(_dir(tmp_path, "kubernetes", versions.KUBERNETES) / "kube-apiserver")
     assert p.directories["etcd"] == str(_dir(tmp_path, "etcd", versions.ETCD))
@@ -94,7 +106,8 @@ def test_pause_needs_its_source(tmp_path):
 
 
 @pytest.mark.parametrize("field,value", [("kubernetes", "1.37.2"), ("etcd", "v1.37.2"), ("coredns", "latest"),
-                                         ("pause", "v3.10")])
+                                         ("pause", "v3.10"), ("containerd", "v1.7.28"), ("runc", "1.5.3"),
+                                         ("cni_plugins", "latest")])
 def test_bad_versions_are_refused_naming_them(tmp_path, field, value):
     with pytest.raises(sb.SourceBuildError, match="%s version: '%s' is not a version" % (field, value)):
         sb.plan(str(tmp_path), sb.Versions(**{field: value}), pause_source=PAUSE_SOURCE)
@@ -120,6 +133,7 @@ case "$1" in
   env) echo "${FAKE_GOVERSION:-go1.26.0}" ;;
   mod) printf '{"GoMod": "%s"}\\n' "$FAKE_GOMOD" ;;
   build)
+    [ -n "$FAKE_GO_LOG" ] && echo "CGO_ENABLED=$CGO_ENABLED $*" >> "$FAKE_GO_LOG"
     while [ $# -gt 1 ]; do [ "$1" = -o ] && out="$2"; shift; done
     [ "$1" = "$FAKE_GO_FAIL" ] && { echo "compile error in $1" >&2; exit 2; }
     echo "built $1 in $(pwd)" > "$out" ;;
@@ -190,6 +204,80 @@ def test_heartbeat_while_a_binary_builds(tmp_path, fake_go, monkeypatch):
     assert running.line().startswith(f"etcd {versions.ETCD}: still building etcd (1 of 1), ")
 
 
+def test_runtime_plan_with_only(tmp_path):
+    p = sb.plan(str(tmp_path), only=RUNTIME_ONLY)
+    assert [t.component for t in p.targets] == ["containerd", "runc", "cni-plugins"]
+    assert p.missing == list(sb.RUNTIME_BINARIES) == RUNTIME_ONLY.split(",")
+    for component, (version, binaries) in RUNTIME.items():
+        assert p.directories[component] == str(_dir(tmp_path, component, version))
+        for b in binaries:
+            assert p.paths[b] == str(_dir(tmp_path, component, version) / b)
+    # one of them, and a cached one is not planned
+    fill(tmp_path, only=["runc"])
+    assert sb.plan(str(tmp_path), only="runc,bridge").missing == ["bridge"]
+    assert sb.plan(str(tmp_path), sb.Versions(runc=other(versions.RUNC)), only="runc").missing == ["runc"]
+
+
+def test_runtime_recipes_packages_tags_and_ldflags():
+    v = sb.Versions()
+    recipes = {r.component: r for r in sb.recipes(v)}
+    containerd, runc, cni = recipes["containerd"], recipes["runc"], recipes["cni-plugins"]
+    assert containerd.packages == {c: "github.com/containerd/containerd/v2/cmd/" + c
+                                   for c in ("containerd", "containerd-shim-runc-v2", "ctr")}
+    assert containerd.modules == ("github.com/containerd/containerd/v2",) and not containerd.cgo
+    assert "-X github.com/containerd/containerd/v2/version.Version=%s" % versions.CONTAINERD in containerd.ldflags
+    assert containerd.build_tags("containerd") == "urfave_cli_no_docs"
+    assert containerd.build_tags("containerd-shim-runc-v2") == "urfave_cli_no_docs,no_grpc"
+    assert runc.packages == {"runc": "github.com/opencontainers/runc"} and runc.cgo
+    assert "seccomp" not in runc.build_tags("runc").split(",") and "-extldflags -static" in runc.ldflags
+    assert cni.packages == {"bridge": "github.com/containernetworking/plugins/plugins/main/bridge",
+                            "host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
+                            "loopback": "github.com/containernetworking/plugins/plugins/main/loopback",
+                            "portmap": "github.com/containernetworking/plugins/plugins/meta/portmap"}
+    assert cni.ldflags.endswith("-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=%s"
+                                % versions.CNI_PLUGINS)
+    assert not any(r.default for r in (containerd, runc, cni)) and not any(r.cgo for r in recipes.values() if r != runc)
+    assert [r.component for r in sb.recipes(v) if r.default] == list(sb.DEFAULT_COMPONENTS)
+    assert [r.component for r in sb.recipes(v)] == list(sb.COMPONENTS)
+    # another version is stamped as that version
+    bumped = other(versions.CONTAINERD)
+    recipe = {r.component: r for r in sb.recipes(sb.Versions(containerd=bumped))}["containerd"]
+    assert "version.Version=%s " % bumped in recipe.ldflags
+
+
+def test_runtime_build_runs_runc_with_cgo_and_the_rest_without(tmp_path, fake_go):
+    log = tmp_path / "go.log"
+    cache = tmp_path / "cache"
+    built = sb.build(sb.plan(str(cache), only=RUNTIME_ONLY), env=dict(fake_go, FAKE_GO_LOG=str(log)))
+    assert built == list(sb.RUNTIME_BINARIES)
+    calls = {line.split()[-1]: line for line in log.read_text().splitlines()}
+    runc = calls["github.com/opencontainers/runc"]
+    assert runc.startswith("CGO_ENABLED=1 build -trimpath -tags urfave_cli_no_docs,netgo,osusergo -ldflags ")
+    for pkg, line in calls.items():
+        if pkg != "github.com/opencontainers/runc":
+            assert line.startswith("CGO_ENABLED=0 "), line
+    shim = calls["github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"]
+    assert " -tags urfave_cli_no_docs,no_grpc " in shim and "version.Version=%s" % versions.CONTAINERD in shim
+    assert "buildversion.BuildVersion=%s" % versions.CNI_PLUGINS in calls[
+        "github.com/containernetworking/plugins/plugins/main/bridge"]
+    # each component in its own generated module, requiring the upstream module at its version
+    gomod = (cache / "src" / f"runc-{versions.RUNC}" / "go.mod").read_text()
+    assert f"\tgithub.com/opencontainers/runc {versions.RUNC}\n" in gomod and "replace" not in gomod
+    assert (_dir(cache, "cni-plugins", versions.CNI_PLUGINS) / "portmap").read_text().startswith(
+        "built github.com/containernetworking/plugins/plugins/meta/portmap")
+
+
+def test_runc_without_a_c_compiler_is_one_line_before_any_build(tmp_path, fake_go):
+    p = sb.plan(str(tmp_path), only="bridge,runc")
+    nocc = dict(fake_go, PATH="%s:%s" % (tmp_path / "fakebin", tmp_path / "empty"))
+    with pytest.raises(sb.SourceBuildError) as exc:
+        sb.build(p, env=nocc)
+    assert str(exc.value) == sb.CC_MISSING and "apt-get install gcc libc6-dev" in str(exc.value)
+    assert not (tmp_path / "bin").exists(), "nothing built"
+    # without runc no compiler is needed
+    assert sb.build(sb.plan(str(tmp_path), only="bridge"), env=nocc) == ["bridge"]
+
+
 def test_cli_prints_a_line_per_component(tmp_path):
     import subprocess
 
@@ -233,6 +321,21 @@ def test_module_check_mode_builds_nothing(tmp_path):
     assert checked.task("t")["built"] == ["kube-apiserver"]
     assert checked.task("t")["paths"] == {"etcd": str(_dir(cache, "etcd", versions.ETCD) / "etcd"),
                                           "kube-apiserver": str(_dir(cache, "kubernetes", older) / "kube-apiserver")}
+
+
+def test_module_check_mode_runtime(tmp_path):
+    cache = tmp_path / "cache"
+    bumped = other(versions.CONTAINERD)
+    checked = run_playbook(module_play(cache, only=["containerd", "runc", "bridge"], containerd_version=bumped),
+                           tmp_path, check=True)
+    assert checked.rc == 0, checked.failed_tasks()
+    t = checked.task("t")
+    assert t["changed"] is True and t["built"] == ["containerd", "runc", "bridge"]
+    assert t["directories"] == {"containerd": str(_dir(cache, "containerd", bumped)),
+                                "runc": str(_dir(cache, "runc", versions.RUNC)),
+                                "cni-plugins": str(_dir(cache, "cni-plugins", versions.CNI_PLUGINS))}
+    bad = run_playbook(module_play(cache, only=["runc"], runc_version="1.5"), tmp_path, check=True)
+    assert bad.rc != 0 and bad.task("t")["msg"].startswith("runc version: '1.5' is not a version")
 
 
 def test_module_run_rerun_and_errors(tmp_path, fake_go):

@@ -5,7 +5,11 @@ at all: it imports them. A failure names file:line and what it found.
 
 What counts as a version literal (see PATTERNS): Kubernetes v1.3x.y (with or without the v),
 etcd v3.x.y, the etcd image tag 3.x.y-0, CoreDNS v1.1x.y, the pause tag (a 3.x[.y] on a line
-that mentions pause), and lists of supported minors.
+that mentions pause), containerd v2.x.y, runc v1.x.y (one digit minor) and the CNI plugins
+v1.x.y on a line that mentions containerd, runc or cni, or below such a line (up to 3 lines: a
+module option's default), and lists of supported minors. Distribution package versions (Debian's
+runc 1.1.5) have no "v" and are not ours. A literal that two kinds match at the same place (the CNI
+plugins' v1.10.0 is also CoreDNS-shaped) agrees when one of them allows it.
 """
 from __future__ import annotations
 
@@ -40,13 +44,21 @@ PATTERNS = {
     "etcd image tag": re.compile(_B + r"3\.\d+\.\d+-0\b"),
     "CoreDNS": re.compile(_B + r"v1\.1\d\.\d+" + _E),
     "pause": re.compile(_B + r"3\.\d+(?:\.\d+)?(?!-\d)" + _E),
+    "containerd": re.compile(_B + r"v2\.\d+\.\d+" + _E),
+    "runc": re.compile(_B + r"v1\.\d\.\d+" + _E),
+    "CNI plugins": re.compile(_B + r"v1\.\d+\.\d+" + _E),
 }
+# kinds only looked for where this word (any case) is on the line or on one of the lines above it
+CONTEXT = {"pause": ("pause", 0), "containerd": ("containerd", 3), "runc": ("runc", 3), "CNI plugins": ("cni", 3)}
 ALLOWED = {
     "Kubernetes": set(versions.KUBERNETES_ALL) | {v.lstrip("v") for v in versions.KUBERNETES_ALL},
     "etcd": {versions.ETCD},
     "etcd image tag": {versions.ETCD_IMAGE_TAG},
     "CoreDNS": {versions.COREDNS},
     "pause": {versions.PAUSE},
+    "containerd": {versions.CONTAINERD},
+    "runc": {versions.RUNC},
+    "CNI plugins": {versions.CNI_PLUGINS},
 }
 MINORS = list(versions.SUPPORTED_MINORS)
 
@@ -58,6 +70,8 @@ ALLOW_LIST = {
     ("docs/offline-bundle.md", "3.7.0-0"): "kubeadm's own etcd pin, which the bundle replaces",
     # the pause stamp test: another version must rebuild pause
     ("tests/unit/test_source_build.py", "3.9"): "another pause version, to test the stamp",
+    # containerd 1.x is refused: the recipes build containerd 2.x
+    ("tests/unit/test_source_build.py", "v1.7.28"): "containerd 1.x, refused",
 }
 
 # PENDING: Python code literals of a wing still being rewritten (each entry is (file, what)):
@@ -73,14 +87,30 @@ def files(root):
     return sorted(p for p in out if p not in NOT_SCANNED and not p.startswith(".build"))
 
 
-def literals(text):
-    """(line, kind, literal) of every version literal in ``text``."""
+def matches(text):
+    """(line, kind, literal, column) of every version literal in ``text``."""
+    lines = text.lower().splitlines()
     for n, line in enumerate(text.splitlines(), 1):
         for kind, pattern in PATTERNS.items():
-            if kind == "pause" and "pause" not in line.lower():
-                continue
+            if kind in CONTEXT:
+                word, above = CONTEXT[kind]
+                if not any(word in seen for seen in lines[max(0, n - 1 - above):n]):
+                    continue
             for match in pattern.finditer(line):
-                yield n, kind, match.group(0)
+                yield n, kind, match.group(0), match.start()
+
+
+def literals(text):
+    """(line, kind, literal) of every version literal in ``text``."""
+    for n, kind, literal, _col in matches(text):
+        yield n, kind, literal
+
+
+def drifts(text):
+    """(line, kind, literal) of the literals no kind matching them there allows."""
+    found = list(matches(text))
+    allowed = {(n, col, literal) for n, kind, literal, col in found if literal in ALLOWED[kind]}
+    return [(n, kind, literal) for n, kind, literal, col in found if (n, col, literal) not in allowed]
 
 
 def _doc_lines(tree):
@@ -150,11 +180,11 @@ def scan(root, allow=(), pending=()):
         with open(os.path.join(root, rel), encoding="utf-8") as f:
             text = f.read()
         strict = rel == "Makefile"
-        for n, kind, literal in literals(text):
+        for n, kind, literal in (literals(text) if strict else drifts(text)):
             if strict:
                 problems.append("%s:%d: %s version %s written in the Makefile; it takes versions from versions.py"
                                 % (rel, n, kind, literal))
-            elif literal not in ALLOWED[kind] and (rel, literal) not in allow:
+            elif (rel, literal) not in allow:
                 problems.append("%s:%d: %s version %s is not in versions.py (%s)"
                                 % (rel, n, kind, literal, ", ".join(sorted(ALLOWED[kind]))))
         if rel.startswith("plugins/") and rel.endswith(".py"):
@@ -244,6 +274,28 @@ def test_a_planted_drift_is_caught_naming_file_and_line(planted):
     # what agrees is not reported: the current versions in YAML, in DOCUMENTATION, in docs
     assert not [p for p in problems if p.startswith(("docs/", "roles/r/defaults/main.yml:2", "plugins/modules/m.py:4"))]
     assert len(problems) == 9, text
+
+
+def test_container_runtime_versions_are_checked_on_their_lines(tmp_path):
+    """containerd, runc and the CNI plugins: a drift is caught on a line that names the component
+    (or up to 3 lines below it); the CNI plugins' version is CoreDNS-shaped and agrees there."""
+    cni_drift = "v1.%d.0" % (int(versions.CNI_PLUGINS.split(".")[1]) + 1)
+    defaults = tmp_path / "roles" / "rt" / "defaults" / "main.yml"
+    defaults.parent.mkdir(parents=True)
+    gap = "\n" * 4  # the context of a line reaches 3 lines down
+    defaults.write_text(gap.join([
+        "---\nrt_containerd_version: %s\nrt_runc_version: %s  # Debian's runc 1.1.5 is not ours\n"
+        "rt_cni_plugins_version: %s\n" % (versions.CONTAINERD, versions.RUNC, versions.CNI_PLUGINS),
+        "rt_containerd_old: v2.0.1\n", "rt_runc_old: v1.2.9\n", "rt_cni_plugins_old: %s\n" % cni_drift,
+        "rt_other: v2.0.1 and v1.2.9 are not versions of ours here\n"]))
+    problems = scan(str(tmp_path))
+    assert problems == [
+        "roles/rt/defaults/main.yml:9: containerd version v2.0.1 is not in versions.py (%s)" % versions.CONTAINERD,
+        "roles/rt/defaults/main.yml:14: runc version v1.2.9 is not in versions.py (%s)" % versions.RUNC,
+        "roles/rt/defaults/main.yml:19: CoreDNS version %s is not in versions.py (%s)" % (cni_drift, versions.COREDNS),
+        "roles/rt/defaults/main.yml:19: CNI plugins version %s is not in versions.py (%s)"
+        % (cni_drift, versions.CNI_PLUGINS),
+    ], "\n".join(problems)
 
 
 def test_allow_list_and_pending_silence_only_their_entry(planted):

@@ -1,6 +1,7 @@
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
-"""Build Kubernetes, etcd, CoreDNS and our pause program from source through the Go module proxy.
+"""Build Kubernetes, etcd, CoreDNS, our pause program and the container runtime (containerd,
+runc, the CNI plugins) from source through the Go module proxy.
 
 Each upstream component is built in a small generated Go module that requires the
 upstream module at the pinned version. Kubernetes keeps its staging modules (k8s.io/api,
@@ -8,6 +9,10 @@ upstream module at the pinned version. Kubernetes keeps its staging modules (k8s
 ``replace`` to the published ``v0.<minor>.<patch>`` tag: the usual way projects import
 ``k8s.io/kubernetes``. The pause program is ours (its Go source is a directory given by the
 caller, ``roles/offline_bundle/files/pause`` in this collection).
+
+The container runtime's binaries are built only when asked for by name (``only``): they are
+not part of the default set yet (built, not yet installed by the roles). runc is the one
+binary built with cgo (its nsenter is C), linked statically; it needs a C compiler.
 
 Binaries land in ``<cache>/bin/<component>-<version>/`` and are reused when present (each
 binary is renamed into place once complete; pause also keeps a stamp of its source), so a
@@ -29,7 +34,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.common.files import atomic_write, sha256_bytes
@@ -44,9 +49,24 @@ KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", 
                  "kube-proxy")
 ETCD_COMMANDS = {"etcd": "go.etcd.io/etcd/server/v3", "etcdctl": "go.etcd.io/etcd/etcdctl/v3",
                  "etcdutl": "go.etcd.io/etcd/etcdutl/v3"}
-COMPONENTS = ("etcd", "kubernetes", "coredns", "pause")
+CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
+CONTAINERD_COMMANDS = {c: "%s/cmd/%s" % (CONTAINERD_MODULE, c) for c in ("containerd", "containerd-shim-runc-v2", "ctr")}
+RUNC_MODULE = "github.com/opencontainers/runc"
+CNI_MODULE = "github.com/containernetworking/plugins"
+# the plugins the cni_bridge role's conflist uses
+CNI_PLUGINS = {"bridge": CNI_MODULE + "/plugins/main/bridge", "host-local": CNI_MODULE + "/plugins/ipam/host-local",
+               "loopback": CNI_MODULE + "/plugins/main/loopback", "portmap": CNI_MODULE + "/plugins/meta/portmap"}
+COMPONENTS = ("etcd", "kubernetes", "coredns", "pause", "containerd", "runc", "cni-plugins")
+# built when ``only`` is empty (the recipes with ``default``); the container runtime only when named
+DEFAULT_COMPONENTS = ("etcd", "kubernetes", "coredns", "pause")
+# every binary of the default components, in build order
+DEFAULT_BINARIES = tuple(ETCD_COMMANDS) + KUBE_COMMANDS + ("coredns", "pause")
+RUNTIME_BINARIES = tuple(CONTAINERD_COMMANDS) + ("runc",) + tuple(CNI_PLUGINS)
 # every binary this builds, in build order
-BINARIES = tuple(ETCD_COMMANDS) + KUBE_COMMANDS + ("coredns", "pause")
+BINARIES = DEFAULT_BINARIES + RUNTIME_BINARIES
+# the C compiler cgo builds (runc) need
+CC_MISSING = ("cc: no C compiler on PATH; runc is built with cgo: install gcc and libc6-dev "
+              "(apt-get install gcc libc6-dev) or leave runc out of only")
 PAUSE_STAMP = ".source-sha256"
 # seconds between two "still building" reports of one binary
 HEARTBEAT = 60.0
@@ -72,6 +92,13 @@ class Recipe:
     modules: tuple[str, ...] = ()  # upstream modules the generated module requires
     replaces_from: str | None = None  # upstream module whose local replaces are pinned
     ldflags: str = "-s -w"
+    tags: tuple[str, ...] = ()  # build tags of every binary
+    binary_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # more tags of one binary
+    cgo: bool = False  # CGO_ENABLED=1 (a C compiler is needed)
+    default: bool = True  # built when ``only`` is empty
+
+    def build_tags(self, binary: str) -> str:
+        return ",".join(self.tags + self.binary_tags.get(binary, ()))
 
 
 @dataclass
@@ -148,7 +175,8 @@ ProgressCallback = Callable[[Progress], None]
 
 # what a version of each component looks like
 VERSION_PATTERNS = {"kubernetes": r"^v1\.\d+\.\d+$", "etcd": r"^v3\.\d+\.\d+$", "coredns": r"^v1\.\d+\.\d+$",
-                    "pause": r"^\d+\.\d+(\.\d+)?$"}
+                    "pause": r"^\d+\.\d+(\.\d+)?$", "containerd": r"^v2\.\d+\.\d+$", "runc": r"^v1\.\d+\.\d+$",
+                    "cni_plugins": r"^v1\.\d+\.\d+$"}
 
 
 @dataclass(frozen=True)
@@ -159,6 +187,9 @@ class Versions:
     etcd: str = versions.ETCD
     coredns: str = versions.COREDNS
     pause: str = versions.PAUSE
+    containerd: str = versions.CONTAINERD
+    runc: str = versions.RUNC
+    cni_plugins: str = versions.CNI_PLUGINS
 
     def validate(self) -> None:
         for name, pattern in VERSION_PATTERNS.items():
@@ -178,6 +209,20 @@ def kube_ldflags(version: str) -> str:
     return "-s -w " + " ".join(flags)
 
 
+def containerd_ldflags(version: str) -> str:
+    """containerd's version package, as its Makefile stamps it (``containerd --version``)."""
+    return "-s -w -X %s/version.Version=%s -X %s/version.Package=%s" % (CONTAINERD_MODULE, version, CONTAINERD_MODULE,
+                                                                      CONTAINERD_MODULE)
+
+
+# runc: its Makefile's tags without seccomp (libseccomp-dev is not a build dependency here: the
+# runc built here does not apply seccomp profiles) nor libpathrs (a Rust library; pathrs-lite,
+# pure Go, is used instead); static like its release binaries (osusergo, netgo).
+RUNC_TAGS = ("urfave_cli_no_docs", "netgo", "osusergo")
+# runc embeds its VERSION file (``runc --version`` prints it); only the static link is added
+RUNC_LDFLAGS = "-s -w -extldflags -static"
+
+
 def recipes(v: Versions) -> list[Recipe]:
     """The components, in build order."""
     return [
@@ -186,11 +231,20 @@ def recipes(v: Versions) -> list[Recipe]:
                ("k8s.io/kubernetes",), "k8s.io/kubernetes", kube_ldflags(v.kubernetes)),
         Recipe("coredns", v.coredns, {"coredns": "github.com/coredns/coredns"}, ("github.com/coredns/coredns",)),
         Recipe("pause", v.pause, {"pause": "."}, ldflags="-s -w -X main.version=%s" % v.pause),
+        Recipe("containerd", v.containerd, dict(CONTAINERD_COMMANDS), (CONTAINERD_MODULE,),
+               ldflags=containerd_ldflags(v.containerd), tags=("urfave_cli_no_docs",),
+               binary_tags={"containerd-shim-runc-v2": ("no_grpc",)}, default=False),
+        Recipe("runc", v.runc, {"runc": RUNC_MODULE}, (RUNC_MODULE,), ldflags=RUNC_LDFLAGS, tags=RUNC_TAGS, cgo=True,
+               default=False),
+        Recipe("cni-plugins", v.cni_plugins, dict(CNI_PLUGINS), (CNI_MODULE,),
+               ldflags="-s -w -X %s/pkg/utils/buildversion.BuildVersion=%s" % (CNI_MODULE, v.cni_plugins),
+               default=False),
     ]
 
 
 def parse_only(only: Iterable[str] | str | None) -> set[str] | None:
-    """``"etcd,kubectl"`` or a list -> a set of known binary names; empty or None -> None (all)."""
+    """``"etcd,kubectl"`` or a list -> a set of known binary names; empty or None -> None (the
+    default set: every binary of DEFAULT_COMPONENTS)."""
     if only is None:
         return None
     names = [x.strip() for x in (only.split(",") if isinstance(only, str) else only)]
@@ -220,14 +274,17 @@ def _pause_current(directory: str, stamp: str) -> bool:
 
 def plan(cache: str, v: Versions | None = None, only: Iterable[str] | str | None = None,
          pause_source: str | None = None) -> Plan:
-    """Which binaries of ``v`` (all, or ``only`` these) are missing from ``cache``. Reads only."""
+    """Which binaries of ``v`` (the default set, or ``only`` these) are missing from ``cache``. Reads only."""
     v = v or Versions()
     v.validate()
     wanted_names = parse_only(only)
     cache = os.path.abspath(cache)
     targets = []
     for recipe in recipes(v):
-        wanted = [b for b in recipe.packages if wanted_names is None or b in wanted_names]
+        if wanted_names is None:
+            wanted = list(recipe.packages) if recipe.default else []
+        else:
+            wanted = [b for b in recipe.packages if b in wanted_names]
         if not wanted:
             continue
         directory = os.path.join(cache, "bin", "%s-%s" % (recipe.component, recipe.version))
@@ -347,6 +404,25 @@ def _prepare(go: str, p: Plan, target: Target, env: dict[str, str]) -> str:
     return workdir
 
 
+def find_cc(env: dict[str, str]) -> str:
+    """The C compiler cgo uses (``CC``, else ``cc``/``gcc``); SourceBuildError with the fix otherwise."""
+    path = env.get("PATH", os.defpath)
+    for name in ([env["CC"]] if env.get("CC") else ["cc", "gcc"]):
+        found = shutil.which(name.split()[0], path=path)
+        if found:
+            return found
+    raise SourceBuildError(CC_MISSING)
+
+
+def build_argv(go: str, recipe: Recipe, binary: str, output: str) -> list[str]:
+    """The ``go build`` command of one binary."""
+    argv = [go, "build", "-trimpath"]
+    tags = recipe.build_tags(binary)
+    if tags:
+        argv += ["-tags", tags]
+    return argv + ["-ldflags", recipe.ldflags, "-o", output, recipe.packages[binary]]
+
+
 def _build_one(go: str, target: Target, binary: str, cwd: str, env: dict[str, str], started: Progress,
                progress: ProgressCallback | None) -> None:
     """``go build`` one binary to a temporary name, renamed into place when complete."""
@@ -361,8 +437,7 @@ def _build_one(go: str, target: Target, binary: str, cwd: str, env: dict[str, st
     # per process: two builds of the same cache (a test beside `make binaries`) never share a temporary file
     tmp = os.path.join(target.directory, ".%s.%d.tmp" % (binary, os.getpid()))
     try:
-        _run([go, "build", "-trimpath", "-ldflags", target.recipe.ldflags, "-o", tmp, target.recipe.packages[binary]],
-             cwd, env, lambda: report("running"))
+        _run(build_argv(go, target.recipe, binary, tmp), cwd, env, lambda: report("running"))
         os.replace(tmp, os.path.join(target.directory, binary))
     finally:
         if os.path.exists(tmp):
@@ -381,17 +456,21 @@ def build(p: Plan, progress: ProgressCallback | None = None, env: dict[str, str]
         return []
     env = go_env(p.cache, env)
     go = find_go(env)
+    if any(t.recipe.cgo and t.missing for t in p.targets):
+        find_cc(env)
     start = time.monotonic()
     built: list[str] = []
     for target in p.targets:
         if not target.missing:
             continue
         recipe = target.recipe
-        cwd = _prepare(go, p, target, env)
+        recipe_env = dict(env, CGO_ENABLED="1") if recipe.cgo else env
+        cwd = _prepare(go, p, target, recipe_env)
         os.makedirs(target.directory, exist_ok=True)
         for binary in target.missing:
-            _build_one(go, target, binary, cwd, env, Progress(recipe.component, recipe.version, binary, len(built) + 1,
-                                                              len(todo), time.monotonic() - start), progress)
+            started = Progress(recipe.component, recipe.version, binary, len(built) + 1, len(todo),
+                               time.monotonic() - start)
+            _build_one(go, target, binary, cwd, recipe_env, started, progress)
             built.append(binary)
         if recipe.component == "pause":
             atomic_write(os.path.join(target.directory, PAUSE_STAMP), pause_stamp(cwd, recipe.version), 0o644)
