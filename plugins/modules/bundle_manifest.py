@@ -15,10 +15,10 @@ description:
   - With O(state=verified), checks every file against the manifest and fails naming each
     missing or corrupted file. Nothing is changed.
   - With O(state=verified) and O(require) or O(require_images), checks only what a role needs
-    from the bundle, before it installs anything: every required file and image archive is
-    listed, present and matches its sha256.
+    from the bundle, before it installs anything. Every required file and image archive must be
+    listed, present and match its sha256.
   - With O(state=verified), the directory must exist and hold a manifest whose versions match
-    O(versions); every failure is one line naming O(variable), the component and the fix
+    O(versions). Every failure is one line naming O(variable), the component and the fix
     (build or rebuild the bundle with the C(kamaji.core.offline_bundle) playbook).
 author:
   - kamaji.core maintainers (@kamaji-core)

@@ -7,9 +7,12 @@ import os
 
 import pytest
 
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.bundle import manifest as bundle
 
-PAUSE = "registry.k8s.io/pause:3.10.2"
+PAUSE = f"registry.k8s.io/pause:{versions.PAUSE}"
+PROXY = f"registry.k8s.io/kube-proxy:{versions.KUBERNETES}"
+OTHER_ETCD = versions.ETCD + "-other"
 FIX = "the kamaji.core.offline_bundle playbook"
 
 
@@ -21,7 +24,7 @@ def bundle_dir(tmp_path):
     for name in ("kubelet", "kubeadm", "etcd"):
         (d / "bin" / name).write_text(name)
     (d / "images" / "pause.tar").write_text("pause")
-    bundle.write(str(d), {"kubernetes": "v1.37.2", "etcd": "v3.7.3"}, {PAUSE: "images/pause.tar"}, {})
+    bundle.write(str(d), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD}, {PAUSE: "images/pause.tar"}, {})
     return d
 
 
@@ -35,8 +38,8 @@ def _fails(d, **kw):
 
 
 def test_a_bundle_holding_what_is_required_passes(bundle_dir):
-    got = bundle.check(str(bundle_dir), "v", ["bin/kubelet", "bin/kubeadm"], [PAUSE], {"kubernetes": "v1.37.2", "etcd": ""})
-    assert got["versions"]["kubernetes"] == "v1.37.2"
+    got = bundle.check(str(bundle_dir), "v", ["bin/kubelet", "bin/kubeadm"], [PAUSE], {"kubernetes": versions.KUBERNETES, "etcd": ""})
+    assert got["versions"]["kubernetes"] == versions.KUBERNETES
 
 
 def test_a_nonexistent_or_empty_path_names_the_variable_and_the_fix(tmp_path):
@@ -57,9 +60,10 @@ def test_a_directory_without_a_manifest_is_not_a_bundle(tmp_path):
 
 
 def test_another_version_names_both_and_the_fix(bundle_dir):
-    msg = _fails(bundle_dir, variable="etcd_bundle_dir", versions={"etcd": "v3.6.9"})
-    assert msg == (f"etcd_bundle_dir: the bundle {bundle_dir} holds etcd v3.7.3, the inventory wants etcd v3.6.9; "
-                   f"rebuild it with {FIX} for etcd v3.6.9, or point etcd_bundle_dir at a bundle of that version")
+    msg = _fails(bundle_dir, variable="etcd_bundle_dir", versions={"etcd": OTHER_ETCD})
+    assert msg == (f"etcd_bundle_dir: the bundle {bundle_dir} holds etcd {versions.ETCD}, the inventory wants etcd "
+                   f"{OTHER_ETCD}; rebuild it with {FIX} for etcd {OTHER_ETCD}, or point etcd_bundle_dir at a bundle of "
+                   "that version")
 
 
 def test_a_missing_component_is_named_with_the_bundle_and_the_fix(bundle_dir):
@@ -75,8 +79,8 @@ def test_a_missing_component_is_named_with_the_bundle_and_the_fix(bundle_dir):
 
 
 def test_a_missing_image_is_named_with_the_options_that_select_images(bundle_dir):
-    msg = _fails(bundle_dir, variable="containerd_bundle_dir", images=[PAUSE, "registry.k8s.io/kube-proxy:v1.37.2"])
-    assert msg == (f"containerd_bundle_dir: the bundle {bundle_dir} has no image registry.k8s.io/kube-proxy:v1.37.2; "
+    msg = _fails(bundle_dir, variable="containerd_bundle_dir", images=[PAUSE, PROXY])
+    assert msg == (f"containerd_bundle_dir: the bundle {bundle_dir} has no image {PROXY}; "
                    f"rebuild it with {FIX} including it (offline_bundle_images: true; offline_bundle_image_names, "
                    "if set, naming it)")
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
