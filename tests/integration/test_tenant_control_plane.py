@@ -288,7 +288,7 @@ def test_site_marker_missing_refuses_the_admin_cluster_before_any_change(etcd_cl
     line naming the variable and the fix; tenant_control_plane_require_site_marker: false lets it be."""
     from harness.site import mark_site
 
-    tenant = {"tenant-m": {"tenant": {"endpoint": {"address": "127.0.0.1", "port": free_port()}}}}
+    tenant = {"tenant-m": {"tenant": {"endpoint": {"address": "192.0.2.10", "port": free_port()}, "service_type": "ClusterIP"}}}
     inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant)
     before = etcd_cluster.etcdctl("user", "list").stdout
     kube_control_plane.kubectl("delete", "configmap", "-n", "kube-system", "kamaji-site")
@@ -316,7 +316,7 @@ def test_site_marker_of_another_site_refuses_the_admin_cluster(etcd_cluster, kub
     another etcd CA is refused, naming both hashes."""
     from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 
-    tenant = {"tenant-o": {"tenant": {"endpoint": {"address": "127.0.0.1", "port": free_port()}}}}
+    tenant = {"tenant-o": {"tenant": {"endpoint": {"address": "192.0.2.10", "port": free_port()}, "service_type": "ClusterIP"}}}
     inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant)
     key = pki.generate_key("ecdsa-p256")
     other = pki.cert_to_pem(pki.issue_ca("other-site-etcd-ca", key, 30))
