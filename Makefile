@@ -108,18 +108,26 @@ build: collections
 # Node counts of the lab, e.g. LAB_SIZES="--admin-control-plane=3" (HA behind the lab's load balancer).
 LAB_SIZES ?=
 
-lab: deps collections binaries
-	@ansible-playbook playbooks/offline_bundle.yml -e offline_bundle_cache_dir=$(KAMAJI_CACHE)
+# The lab builds only what it deploys: the offline bundle playbook builds the bundle's binaries
+# (this version's, through the source_build module) and kubectl comes from the bundle; the
+# older minors of `binaries` are for the test tiers only.
+LAB_BUNDLE_VARS := -e offline_bundle_cache_dir=$(KAMAJI_CACHE) -e offline_bundle_kube_version=$(KUBE_VERSION) \
+  -e offline_bundle_etcd_version=$(ETCD_VERSION) -e offline_bundle_coredns_version=$(COREDNS_VERSION) \
+  -e offline_bundle_pause_version=$(PAUSE_VERSION)
+
+lab: deps collections
+	@ansible-playbook playbooks/offline_bundle.yml $(LAB_BUNDLE_VARS)
 	@$(VENV)/bin/python tools/lab/lab.py up $(LAB_SIZES)
 	@ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml -e kamaji_bundle_dir=$(LAB_BUNDLE)
 	@for conf in $(KAMAJI_CACHE)/lab/tenants/*.kubeconfig; do \
 	  echo "== tenant $$(basename $$conf .kubeconfig): KUBECONFIG=$$conf"; \
-	  $(KUBE_BIN)/kubectl --kubeconfig $$conf get nodes -o wide; done
+	  $(LAB_BUNDLE)/bin/kubectl --kubeconfig $$conf get nodes -o wide; done
 	@echo "admin cluster: KUBECONFIG=$(KAMAJI_CACHE)/lab/admin.conf"
 	@echo "make lab-destroy removes the lab."
 
 # The same lab as a molecule scenario: destroy, create, converge, idempotence, verify, destroy.
-molecule-lab: deps collections binaries
+# Its converge builds the offline bundle (offline_bundle playbook) like `make lab`.
+molecule-lab: deps collections
 	@cd $(REPO) && molecule test -s lab
 
 lab-destroy: venv

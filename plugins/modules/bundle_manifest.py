@@ -14,6 +14,12 @@ description:
     versions, the image index and the sha256 and size of every file.
   - With O(state=verified), checks every file against the manifest and fails naming each
     missing or corrupted file. Nothing is changed.
+  - With O(state=verified) and O(require) or O(require_images), checks only what a role needs
+    from the bundle, before it installs anything. Every required file and image archive must be
+    listed, present and match its sha256.
+  - With O(state=verified), the directory must exist and hold a manifest whose versions match
+    O(versions). Every failure is one line naming O(variable), the component and the fix
+    (build or rebuild the bundle with the C(kamaji.core.offline_bundle) playbook).
 author:
   - kamaji.core maintainers (@kamaji-core)
 extends_documentation_fragment:
@@ -29,9 +35,31 @@ options:
     choices: [present, verified]
     default: present
   versions:
-    description: Component versions recorded in the manifest (O(state=present)).
+    description:
+      - Component versions recorded in the manifest (O(state=present)).
+      - With O(state=verified), the versions the bundle must hold (empty values are not checked).
     type: dict
     default: {}
+  require:
+    description:
+      - With O(state=verified), files (relative to O(path), e.g. V(bin/kubelet)) that must be in
+        the manifest, present and intact; only these (and the archives of O(require_images)) are hashed.
+    type: list
+    elements: str
+    default: []
+  require_images:
+    description:
+      - With O(state=verified), image references that must be in the manifest's image index,
+        their archives present and intact.
+    type: list
+    elements: str
+    default: []
+  variable:
+    description:
+      - The variable that holds O(path), named in the messages of O(state=verified)
+        (e.g. V(kube_packages_bundle_dir)).
+    type: str
+    default: path
   images:
     description: Image reference to archive path (relative to O(path)) (O(state=present)).
     type: dict
@@ -59,6 +87,16 @@ EXAMPLES = r"""
   kamaji.core.bundle_manifest:
     path: /srv/bundle
     state: verified
+
+- name: The bundle holds what this role installs (one line naming what is missing and the fix)
+  kamaji.core.bundle_manifest:
+    path: "{{ kube_packages_bundle_dir }}"
+    state: verified
+    variable: kube_packages_bundle_dir
+    versions:
+      kubernetes: v1.37.2
+    require: [bin/kubelet, bin/kubeadm, bin/kubectl]
+    require_images: [registry.k8s.io/pause:3.10.2]
 """
 
 RETURN = r"""
@@ -86,14 +124,18 @@ def main() -> None:
             versions=dict(type="dict", default={}),
             images=dict(type="dict", default={}),
             packages=dict(type="dict", default={}),
+            require=dict(type="list", elements="str", default=[]),
+            require_images=dict(type="list", elements="str", default=[]),
+            variable=dict(type="str", default="path"),
         ),
         supports_check_mode=True,
     )
     p = module.params
     try:
         if p["state"] == "verified":
-            manifest = bundle.read_manifest(p["path"])
-            problems = bundle.verify(p["path"], manifest)
+            manifest = bundle.check(p["path"], p["variable"], p["require"], p["require_images"], p["versions"])
+            # nothing named: every file of the manifest is checked
+            problems = [] if p["require"] or p["require_images"] else bundle.verify(p["path"], manifest)
             if problems:
                 module.fail_json(msg="offline bundle %s is corrupted: %s" % (p["path"], "; ".join(problems)),
                                  problems=problems, manifest=manifest)

@@ -20,6 +20,9 @@ from harness.procs import Proc, binary, free_port
 from harness.runner import REPO, run_playbook
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "tenants.yml")
+# The fixture admin cluster carries the site marker the admin_cluster role writes (the tenants
+# play refuses an admin cluster without it); test_site_marker_* take it away or change the CA.
+pytestmark = pytest.mark.usefixtures("site_marker")
 
 
 def _inventory(tmp_path, etcd_cluster, kube, tenants, **extra):
@@ -121,7 +124,7 @@ def _write(path, text):
 
 
 @pytest.fixture(scope="module")
-def tenants(etcd_cluster, kube_control_plane, tmp_path_factory):
+def tenants(etcd_cluster, kube_control_plane, site_marker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
     ports = {"blue": free_port(), "green": free_port()}
     hosts = {name: {"tenant": {"endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
@@ -268,3 +271,63 @@ def test_missing_admin_kubeconfig_fails_naming_the_variable(etcd_cluster, kube_c
     assert msg.startswith(f"tenant_control_plane_admin_kubeconfig: {missing} is not a file"), msg
     assert etcd_cluster.etcdctl("user", "list").stdout == before
     assert "tenant-tenant-k" not in kube_control_plane.kubectl("get", "ns", "-o", "name").stdout
+
+
+MARKER_CHECK = "The admin cluster is the one this site deployed (its kamaji-site marker records this site's etcd CA)"
+
+
+def _nothing_changed(res, etcd_cluster, kube, users_before, tenant):
+    assert res.rc != 0
+    assert not _changed(res), _changed(res)
+    assert etcd_cluster.etcdctl("user", "list").stdout == users_before
+    assert f"tenant-{tenant}" not in kube.kubectl("get", "ns", "-o", "name").stdout
+
+
+def test_site_marker_missing_refuses_the_admin_cluster_before_any_change(etcd_cluster, kube_control_plane, tmp_path):
+    """An admin cluster the site did not deploy (no kube-system/kamaji-site) is refused in one
+    line naming the variable and the fix; tenant_control_plane_require_site_marker: false lets it be."""
+    from harness.site import mark_site
+
+    tenant = {"tenant-m": {"tenant": {"endpoint": {"address": "192.0.2.10", "port": free_port()}, "service_type": "ClusterIP"}}}
+    inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant)
+    before = etcd_cluster.etcdctl("user", "list").stdout
+    kube_control_plane.kubectl("delete", "configmap", "-n", "kube-system", "kamaji-site")
+    try:
+        res = run_playbook(PLAYBOOK, tmp_path, inventory=inventory)
+        msg = res.task(MARKER_CHECK, host="tenant-m")["msg"]
+        assert msg == (f"tenant_control_plane_admin_kubeconfig: {kube_control_plane.kubeconfig} points at an admin "
+                       "cluster this site did not deploy: it has no kube-system/kamaji-site marker (the admin_cluster "
+                       "role writes it); set it to this site's admin kubeconfig (admin_cluster_kubeconfig), run the "
+                       "admin_cluster play on that cluster to mark it, or set tenant_control_plane_require_site_marker: "
+                       "false"), msg
+        _nothing_changed(res, etcd_cluster, kube_control_plane, before, "tenant-m")
+        # told otherwise, the play goes on (check mode: it previews the tenant, changes nothing)
+        off = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant, tenant_control_plane_require_site_marker=False)
+        told = run_playbook(PLAYBOOK, tmp_path, inventory=off, check=True)
+        assert told.rc == 0, told.failed_tasks()
+        assert told.task(MARKER_CHECK, host="tenant-m").get("failed") is not True
+    finally:
+        mark_site(kube_control_plane.kubeconfig, os.path.dirname(etcd_cluster.pki.ca_file), tmp_path / "remark")
+    assert etcd_cluster.etcdctl("user", "list").stdout == before
+
+
+def test_site_marker_of_another_site_refuses_the_admin_cluster(etcd_cluster, kube_control_plane, tmp_path):
+    """The marker records the etcd CA of the site that deployed the admin cluster: a site with
+    another etcd CA is refused, naming both hashes."""
+    from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
+
+    tenant = {"tenant-o": {"tenant": {"endpoint": {"address": "192.0.2.10", "port": free_port()}, "service_type": "ClusterIP"}}}
+    inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant)
+    key = pki.generate_key("ecdsa-p256")
+    other = pki.cert_to_pem(pki.issue_ca("other-site-etcd-ca", key, 30))
+    _write(tmp_path / "etcd-pki" / "ca.crt", other)
+    _write(tmp_path / "etcd-pki" / "ca.key", pki.key_to_pem(key))
+    before = etcd_cluster.etcdctl("user", "list").stdout
+    res = run_playbook(PLAYBOOK, tmp_path, inventory=inventory)
+    msg = res.task(MARKER_CHECK, host="tenant-o")["msg"]
+    ours = pki.ca_cert_hash(open(etcd_cluster.pki.ca_file, encoding="utf-8").read())
+    assert msg.startswith(f"tenant_control_plane_admin_kubeconfig: {kube_control_plane.kubeconfig} points at the "
+                          f"admin cluster of another site: its kube-system/kamaji-site marker records the etcd CA {ours}, "
+                          f"this site's etcd CA is {pki.ca_cert_hash(other)}; set it to"), msg
+    assert "\n" not in msg
+    _nothing_changed(res, etcd_cluster, kube_control_plane, before, "tenant-o")

@@ -16,10 +16,12 @@ from harness.runner import run_playbook
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
 
 OLDER = {"v136": "v1.36.3", "v135": "v1.35.4"}
+# the fixture admin cluster is marked as this site's, as the admin_cluster role marks it
+pytestmark = pytest.mark.usefixtures("site_marker")
 
 
 @pytest.fixture(scope="module")
-def older(etcd_cluster, kube_control_plane, tmp_path_factory):
+def older(etcd_cluster, kube_control_plane, site_marker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("older")
     ports = {name: free_port() for name in OLDER}
     hosts = {name: {"tenant": {"endpoint": {"address": "192.0.2.10", "port": ports[name]}, "service_type": "ClusterIP",

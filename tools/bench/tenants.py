@@ -45,6 +45,7 @@ def main() -> int:
     loader.install()
     from harness.etcd_cluster import EtcdCluster
     from harness.kube_control_plane import KubeControlPlane
+    from harness.site import mark_site
 
     with tempfile.TemporaryDirectory() as tmp:
         etcd = EtcdCluster(os.path.join(tmp, "etcd")).start()
@@ -57,6 +58,8 @@ def main() -> int:
             shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
             shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
             shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
+            # the admin cluster marked as this site's, as the admin_cluster role marks it
+            mark_site(kube.kubeconfig, pki, os.path.join(tmp, "site"))
             hosts = {f"t{i:03d}": {"tenant": {"replicas": 0, "endpoint": {"address": "192.0.2.10", "port": 30000 + i}}}
                      for i in range(args.tenants)}
             inventory = os.path.join(tmp, "hosts.json")

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common.files import atomic_write, sha256_file
 
 MANIFEST = "manifest.json"
+# The fix every "the bundle lacks or spoils something" message ends with.
+REBUILD = "the kamaji.core.offline_bundle playbook"
 
 Manifest = dict[str, Any]
 
@@ -75,6 +78,67 @@ def verify(directory: str, manifest: Manifest | None = None) -> list[str]:
         if got != want["sha256"]:
             problems.append("%s: sha256 %s, manifest says %s" % (rel, got, want["sha256"]))
     return problems
+
+
+def _component(rel: str) -> str:
+    """What a user calls a bundle file: bin/kubelet -> kubelet, images/pause.tar -> pause.tar."""
+    return os.path.basename(rel)
+
+
+def check(directory: str, variable: str = "path", require: Sequence[str] = (), images: Sequence[str] = (),
+          versions: Mapping[str, str] | None = None) -> Manifest:
+    """The bundle at ``directory`` holds what a role needs, before anything is installed from it.
+
+    ``require``: files relative to the bundle (``bin/kubelet``); ``images``: image references of
+    the manifest's image index (their archives are checked like ``require``); ``versions``: the
+    versions the bundle must hold (empty values are not checked). Every required file must be
+    listed in manifest.json, present and match its sha256. Raises BundleError with one line
+    naming ``variable`` (the variable that holds ``directory``), what is wrong and the fix; the
+    first kind of problem found wins (directory, manifest, versions, missing, corrupted), every
+    item of that kind is named. Returns the manifest.
+    """
+    if not directory:
+        raise BundleError("%s: empty; set it to the offline bundle's directory on the controller (made by %s)"
+                          % (variable, REBUILD))
+    if not os.path.exists(directory):
+        raise BundleError("%s: %s does not exist; build the offline bundle there with %s (offline_bundle_dir) "
+                          "or set %s to an existing bundle" % (variable, directory, REBUILD, variable))
+    if not os.path.isdir(directory):
+        raise BundleError("%s: %s is not a directory; set %s to the offline bundle's directory (made by %s)"
+                          % (variable, directory, variable, REBUILD))
+    if not os.path.isfile(os.path.join(directory, MANIFEST)):
+        raise BundleError("%s: %s is not an offline bundle (its %s cannot be read: no such file); build one there with %s "
+                          "or set %s to one" % (variable, directory, MANIFEST, REBUILD, variable))
+    try:
+        manifest = read_manifest(directory)
+    except BundleError as exc:
+        raise BundleError("%s: %s with %s" % (variable, exc, REBUILD))
+    have = manifest.get("versions") or {}
+    wrong = sorted((name, want) for name, want in (versions or {}).items() if want and have.get(name) != want)
+    if wrong:
+        held = ", ".join("%s %s" % (name, have.get(name) or "none") for name, _want in wrong)
+        wanted_versions = ", ".join("%s %s" % (name, want) for name, want in wrong)
+        raise BundleError("%s: the bundle %s holds %s, the inventory wants %s; rebuild it with %s for %s, or point %s "
+                          "at a bundle of %s" % (variable, directory, held, wanted_versions, REBUILD, wanted_versions,
+                                                 variable, "those versions" if len(wrong) > 1 else "that version"))
+    index = manifest.get("images") or {}
+    files = manifest.get("files") or {}
+    absent_images = [ref for ref in images if ref not in index]
+    wanted = list(require) + [index[ref] for ref in images if ref in index]
+    missing = [rel for rel in wanted if rel not in files or not os.path.isfile(os.path.join(directory, rel))]
+    if absent_images or missing:
+        what = ["image %s" % ref for ref in absent_images] + ["%s (%s)" % (_component(rel), rel) for rel in missing]
+        hint = " (offline_bundle_images: true; offline_bundle_image_names, if set, naming it)" if absent_images else ""
+        raise BundleError("%s: the bundle %s has no %s; rebuild it with %s including %s%s"
+                          % (variable, directory, ", ".join(what), REBUILD, "them" if len(what) > 1 else "it", hint))
+    corrupted = [rel for rel in dict.fromkeys(wanted)
+                 if os.path.getsize(os.path.join(directory, rel)) != files[rel].get("size")
+                 or sha256_file(os.path.join(directory, rel)) != files[rel].get("sha256")]
+    if corrupted:
+        raise BundleError("%s: %s in the bundle %s do%s not match the sha256 in manifest.json (corrupted or replaced); "
+                          "rebuild it with %s" % (variable, ", ".join(corrupted), directory,
+                                                  "" if len(corrupted) > 1 else "es", REBUILD))
+    return manifest
 
 
 def render(manifest: Manifest) -> str:

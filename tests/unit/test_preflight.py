@@ -1,0 +1,136 @@
+"""Bad input fails early, in one line naming the thing and the fix, before anything changes:
+a nonexistent bundle path, a bundle missing a component, an unreachable node. Through the real
+site playbook on localhost (every group's hosts are local connections; an unreachable node is
+127.0.0.1 on an unused port), and the happy path through the preflight playbook itself."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+import yaml
+from harness.procs import free_port
+from harness.runner import REPO, run_playbook
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.bundle import manifest as bundle
+
+SITE = os.path.join(REPO, "playbooks", "site.yml")
+PREFLIGHT = os.path.join(REPO, "playbooks", "preflight.yml")
+PAUSE = f"registry.k8s.io/pause:{versions.PAUSE}"
+FIX = "rebuild it with the kamaji.core.offline_bundle playbook"
+BINARIES = ("etcd", "etcdctl", "etcdutl", "kubelet", "kubeadm", "kubectl")
+
+
+def _bundle(directory, without=()):
+    """A bundle as the offline_bundle playbook lays it out (small stand-in files), without some parts."""
+    (directory / "bin").mkdir(parents=True)
+    (directory / "images").mkdir()
+    for name in BINARIES:
+        if f"bin/{name}" not in without:
+            (directory / "bin" / name).write_text(name)
+    images = {}
+    if PAUSE not in without:
+        (directory / "images" / "pause.tar").write_text("pause")
+        images[PAUSE] = "images/pause.tar"
+    bundle.write(str(directory), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD}, images, {})
+    return str(directory)
+
+
+def _inventory(tmp_path, bundle_dir, **etcd_hosts):
+    local = {"ansible_connection": "local"}
+    inv = {"all": {"vars": {"ansible_python_interpreter": sys.executable, "kamaji_bundle_dir": bundle_dir,
+                            "preflight_timeout": 2},
+                   "children": {
+                       "etcd": {"hosts": dict({"etcd-1": local}, **etcd_hosts)},
+                       "admin_control_plane": {"hosts": {"admin-cp-1": local}},
+                       "admin_workers": {"hosts": {}},
+                       "tenant_workers": {"hosts": {"worker-1": local}}}}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inv))
+    return str(path)
+
+
+def _failures(res):
+    """The distinct messages of every failed task result."""
+    out = []
+    for play in res.data.get("plays", []):
+        for task in play["tasks"]:
+            for r in task["hosts"].values():
+                if (r.get("failed") or r.get("unreachable")) and r.get("msg") not in out:
+                    out.append(r.get("msg"))
+    return out
+
+
+def _fails_before_anything_changes(res, message):
+    assert res.rc != 0
+    assert _failures(res) == [message], res.failed_tasks()
+    assert "\n" not in message
+    # only the preflight ran: no play of the site started, no task changed anything
+    assert {p["play"]["name"] for p in res.data["plays"]} == {"Preflight"}, [p["play"]["name"] for p in res.data["plays"]]
+    assert {h: s["changed"] for h, s in res.stats.items() if s["changed"]} == {}
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["run", "check-mode"])
+def test_every_node_answers_and_the_bundle_holds_everything(tmp_path, check):
+    inventory = _inventory(tmp_path, _bundle(tmp_path / "bundle"))
+    res = run_playbook(PREFLIGHT, tmp_path, inventory=inventory, check=check)
+    assert res.rc == 0, res.failed_tasks()
+    assert set(res.stats) == {"etcd-1", "admin-cp-1", "worker-1"}
+    assert all(s["failures"] == 0 and s["unreachable"] == 0 and s["changed"] == 0 for s in res.stats.values())
+
+
+def test_a_nonexistent_bundle_path_fails_naming_it(tmp_path):
+    nope = str(tmp_path / "no-bundle")
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, nope))
+    _fails_before_anything_changes(res, (
+        f"etcd_bundle_dir: {nope} does not exist; build the offline bundle there with the kamaji.core.offline_bundle "
+        "playbook (offline_bundle_dir) or set etcd_bundle_dir to an existing bundle"))
+
+
+@pytest.mark.parametrize("missing, message", [
+    ("bin/etcdutl", "etcd_bundle_dir: the bundle {b} has no etcdutl (bin/etcdutl); " + FIX + " including it"),
+    ("bin/kubelet", "kube_packages_bundle_dir: the bundle {b} has no kubelet (bin/kubelet); " + FIX + " including it"),
+    (PAUSE, "containerd_bundle_dir: the bundle {b} has no image " + PAUSE + "; " + FIX + " including it "
+            "(offline_bundle_images: true; offline_bundle_image_names, if set, naming it)"),
+], ids=["etcd-binary", "node-binary", "image"])
+def test_a_bundle_missing_a_component_fails_naming_it(tmp_path, missing, message):
+    b = _bundle(tmp_path / "bundle", without=(missing,))
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b))
+    _fails_before_anything_changes(res, message.format(b=b))
+
+
+def test_a_corrupted_component_fails_naming_it_in_check_mode_too(tmp_path):
+    b = _bundle(tmp_path / "bundle")
+    with open(os.path.join(b, "bin", "kubeadm"), "a", encoding="utf-8") as f:
+        f.write("tampered")
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b), check=True)
+    _fails_before_anything_changes(res, (
+        f"kube_packages_bundle_dir: bin/kubeadm in the bundle {b} does not match the sha256 in manifest.json "
+        f"(corrupted or replaced); {FIX}"))
+
+
+def test_an_unreachable_node_fails_naming_it_and_nothing_changes_anywhere(tmp_path):
+    port = free_port()  # nothing listens there: the connection is refused
+    down = {"ansible_host": "127.0.0.1", "ansible_port": port, "ansible_connection": "ssh", "ansible_user": "nobody"}
+    inventory = _inventory(tmp_path, _bundle(tmp_path / "bundle"), **{"etcd-3": down})
+    res = run_playbook(SITE, tmp_path, inventory=inventory)
+    failures = _failures(res)
+    assert len(failures) == 1 and failures[0].startswith(
+        f"etcd-3 (127.0.0.1:{port}) does not answer over SSH: check ansible_host, the SSH key and that sshd runs ("), failures
+    assert "Connection refused" in failures[0]
+    _fails_before_anything_changes(res, failures[0])
+    # the reachable nodes answered, and went no further
+    assert res.stats["etcd-1"]["failures"] == 0 and res.stats["etcd-1"]["ok"] > 0
+
+
+def test_every_entry_playbook_that_touches_machines_starts_with_the_preflight():
+    for name in ("site", "etcd", "admin_cluster", "tenant_workers", "etcd_maintenance"):
+        with open(os.path.join(REPO, "playbooks", f"{name}.yml"), encoding="utf-8") as f:
+            first = yaml.safe_load(f)[0]
+        assert first.get("ansible.builtin.import_playbook") == "preflight.yml", name
+    with open(PREFLIGHT, encoding="utf-8") as f:
+        play = yaml.safe_load(f)[0]
+    assert play["any_errors_fatal"] is True and play["max_fail_percentage"] == 0
+    assert json.dumps(play).count("bundle_check") == 2
