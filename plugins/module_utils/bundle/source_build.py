@@ -211,8 +211,8 @@ def kube_ldflags(version: str) -> str:
 
 def containerd_ldflags(version: str) -> str:
     """containerd's version package, as its Makefile stamps it (``containerd --version``)."""
-    return "-s -w -X %s/version.Version=%s -X %s/version.Package=%s" % (CONTAINERD_MODULE, version, CONTAINERD_MODULE,
-                                                                      CONTAINERD_MODULE)
+    package = CONTAINERD_MODULE + "/version"
+    return "-s -w -X %s.Version=%s -X %s.Package=%s" % (package, version, package, CONTAINERD_MODULE)
 
 
 # runc: its Makefile's tags without seccomp (libseccomp-dev is not a build dependency here: the
