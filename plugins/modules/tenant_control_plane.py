@@ -237,11 +237,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.common import files
 from ansible_collections.kamaji.core.plugins.module_utils.common.deps import Dependency, require
-from ansible_collections.kamaji.core.plugins.module_utils.pki.x509 import KEY_ALGORITHMS
+from ansible_collections.kamaji.core.plugins.module_utils.pki.x509 import CRYPTOGRAPHY, KEY_ALGORITHMS
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY
 
-CRYPTOGRAPHY = Dependency("cryptography")
 YAML = Dependency("yaml", "PyYAML")
 
 ARGUMENT_SPEC = dict(

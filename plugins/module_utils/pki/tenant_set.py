@@ -144,7 +144,7 @@ def reconcile(params: Mapping[str, Any], existing: Mapping[str, Any] | None = No
     ``changed`` maps each (re-)issued item to the reason, in ALL_ITEMS order;
     ``diff`` is ``{"before": {item: facts}, "after": {item: facts}}`` for those items.
     """
-    if not pki.HAS_CRYPTOGRAPHY:  # pragma: no cover
+    if not pki.CRYPTOGRAPHY.ok:  # pragma: no cover
         raise pki.PKIError("the cryptography Python library is required")
     spec = Spec(params)
     existing = existing or {}

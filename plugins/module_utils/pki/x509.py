@@ -27,9 +27,6 @@ try:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:  # pragma: no cover - exercised by missing_required_lib
     CRYPTOGRAPHY.error = CRYPTOGRAPHY.error or traceback.format_exc()
-HAS_CRYPTOGRAPHY = CRYPTOGRAPHY.ok
-# kept for callers outside the pki wing that still test these two names
-CRYPTOGRAPHY_IMPORT_ERROR = CRYPTOGRAPHY.error
 
 if TYPE_CHECKING:
     from typing import Union
