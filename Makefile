@@ -19,7 +19,7 @@ $(BUILD)/versions.mk: $(VERSIONS_PY) tools/versions.py
 include $(BUILD)/versions.mk
 KUBE_BIN     := $(KAMAJI_CACHE)/bin/kubernetes-$(KUBE_VERSION)
 ETCD_BIN     := $(KAMAJI_CACHE)/bin/etcd-$(ETCD_VERSION)
-APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry gpg
+APT_PACKAGES := git make openssl rsync debootstrap containerd runc podman openssh-client docker-registry gpg gcc libc6-dev pkg-config libseccomp-dev
 
 LAB_BUNDLE   := $(KAMAJI_CACHE)/bundle/$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 export KAMAJI_CACHE KUBE_VERSION ETCD_VERSION COREDNS_VERSION PAUSE_VERSION
@@ -111,7 +111,7 @@ LAB_SIZES ?=
 # The lab builds only what it deploys: the offline bundle playbook builds the bundle's binaries
 # (this version's, through the source_build module) and kubectl comes from the bundle; the
 # older minors of `binaries` are for the test tiers only.
-LAB_BUNDLE_VARS := -e offline_bundle_cache_dir=$(KAMAJI_CACHE) -e offline_bundle_kube_version=$(KUBE_VERSION) \
+LAB_BUNDLE_VARS := -e offline_bundle_source=source -e offline_bundle_cache_dir=$(KAMAJI_CACHE) -e offline_bundle_kube_version=$(KUBE_VERSION) \
   -e offline_bundle_etcd_version=$(ETCD_VERSION) -e offline_bundle_coredns_version=$(COREDNS_VERSION) \
   -e offline_bundle_pause_version=$(PAUSE_VERSION)
 

@@ -22,8 +22,10 @@ COREDNS = "v1.14.6"
 PAUSE = "3.10.2"
 # The container runtime, built from the Go module proxy (module versions): containerd 2.x,
 # runc (its module is github.com/opencontainers/runc) and the CNI plugins
-# (github.com/containernetworking/plugins). Built, not yet installed by the roles.
+# (github.com/containernetworking/plugins), installed by the containerd role from the bundle.
+# CONTAINERD_OLDER: the release a site is deployed at before the e2e tier's runtime upgrade.
 CONTAINERD = "v2.4.2"
+CONTAINERD_OLDER = "v2.4.1"
 RUNC = "v1.5.3"
 CNI_PLUGINS = "v1.10.0"
 
@@ -48,6 +50,7 @@ ALL = {
     "PAUSE_VERSION": PAUSE,
     "ETCD_IMAGE_TAG": ETCD_IMAGE_TAG,
     "CONTAINERD_VERSION": CONTAINERD,
+    "CONTAINERD_OLDER_VERSION": CONTAINERD_OLDER,
     "RUNC_VERSION": RUNC,
     "CNI_PLUGINS_VERSION": CNI_PLUGINS,
 }

@@ -87,9 +87,10 @@ options:
 notes:
   - The build runs with E(GOTOOLCHAIN=local) and E(CGO_ENABLED=0); the binaries are static and
     reproducible (fixed build date, C(-trimpath)).
-  - Except runc, built with cgo (E(CGO_ENABLED=1)) and linked statically; it needs a C compiler
-    and the static C library (Debian C(gcc), C(libc6-dev)) on the host that builds. It is built
-    without the C(seccomp) tag (no libseccomp), so it does not apply seccomp profiles.
+  - Except runc, built with cgo (E(CGO_ENABLED=1)) and seccomp support, linked statically; it
+    needs a C compiler, the static C library and libseccomp with pkg-config (Debian C(gcc),
+    C(libc6-dev), C(libseccomp-dev), C(pkg-config)) on the host that builds. Its cache directory
+    is C(runc-<version>+seccomp).
 seealso:
   - module: kamaji.core.oci_image
   - module: kamaji.core.bundle_manifest

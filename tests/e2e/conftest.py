@@ -31,10 +31,29 @@ def bundle_dir(tmp_path_factory):
     from harness.runner import run_playbook
 
     res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("bundle"),
-                       {"offline_bundle_cache_dir": CACHE})
+                       {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE})
     if res.rc != 0:
         pytest.fail(f"the offline bundle could not be built:\n{res.stdout[-3000:]}", pytrace=False)
     return res.task("Write manifest.json")["invocation"]["module_args"]["path"]
+
+
+@pytest.fixture(scope="session")
+def old_runtime_bundle(bundle_dir, tmp_path_factory):
+    """The same bundle with the previous containerd release (versions.CONTAINERD_OLDER): the site
+    is deployed with it, then the containerd version is moved to the current one and rolled."""
+    from harness.procs import CACHE
+    from harness.runner import run_playbook
+
+    from ansible_collections.kamaji.core.plugins.module_utils import versions
+
+    path = bundle_dir.rstrip("/") + "-containerd-" + versions.CONTAINERD_OLDER
+    res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("old-bundle"),
+                       {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE, "offline_bundle_dir": path,
+                        "offline_bundle_containerd_version": versions.CONTAINERD_OLDER})
+    if res.rc != 0:
+        pytest.fail(f"the bundle with containerd {versions.CONTAINERD_OLDER} could not be built:\n{res.failed_tasks()}",
+                    pytrace=False)
+    return path
 
 
 def lab_up(**sizes):

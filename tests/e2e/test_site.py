@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import itertools
 import json
 import os
 import ssl
@@ -28,12 +29,35 @@ def kubectl(conf, *args, check=True):
                           check=check, timeout=120)
 
 
+NODES = ["lab-admin-cp-0", "lab-admin-worker-0", "lab-tenant-worker-0", "lab-tenant-worker-1"]
+# what the roles install on bare nodes: Debian packages and the binaries of the bundle
+RUNTIME_PACKAGES = ["containerd", "runc", "containernetworking-plugins", "kubelet", "kubeadm", "kubectl",
+                    "kubernetes-cni", "cri-tools", "iptables"]
+
+
+def on_node(node, *argv, check=True):
+    return subprocess.run(["podman", "exec", node, *argv], capture_output=True, text=True, check=check, timeout=120)
+
+
+def what_is_installed(node):
+    """Installed packages among RUNTIME_PACKAGES and kube*, and which runtime commands exist."""
+    listed = on_node(node, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n").stdout.splitlines()
+    packages = sorted(p.split()[0] for p in listed if p.split()[-1].startswith("ii")
+                      and (p.split()[0] in RUNTIME_PACKAGES or p.startswith("kube")))
+    commands = sorted(c for c in ("containerd", "runc", "ctr", "kubelet", "kubeadm", "kubectl")
+                      if on_node(node, "sh", "-c", f"command -v {c}", check=False).returncode == 0)
+    return {"packages": packages, "commands": commands}
+
+
 @pytest.fixture(scope="module")
-def site(lab, bundle_dir, tmp_path_factory):
+def site(lab, old_runtime_bundle, tmp_path_factory):
+    """Deployed with the previous containerd release; test_containerd_version_bump_rolls... moves it."""
     tmp = tmp_path_factory.mktemp("site")
-    runs = {}
+    bundle_dir = old_runtime_bundle
+    old = {"kamaji_bundle_dir": bundle_dir, "containerd_version": versions.CONTAINERD_OLDER}
+    runs = {"before": {node: what_is_installed(node) for node in NODES}}
     # check mode first, on machines with no admin cluster, tenant or joined worker yet
-    runs["check"] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
+    runs["check"] = run_playbook(SITE, tmp, old, inventory=lab, check=True)
     runs["after_check"] = {
         "admin.conf on lab-admin-cp-0": subprocess.run(["podman", "exec", "lab-admin-cp-0", "test", "-e",
                                                         "/etc/kubernetes/admin.conf"], check=False).returncode == 0,
@@ -44,13 +68,28 @@ def site(lab, bundle_dir, tmp_path_factory):
     }
     for label in ("first", "second"):
         start = time.monotonic()
-        runs[label] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab)
+        runs[label] = run_playbook(SITE, tmp, old, inventory=lab)
         runs[label + "_seconds"] = time.monotonic() - start
         assert runs[label].rc == 0, runs[label].failed_tasks()
     # and check mode again on the deployed site: the preview of a re-run, nothing to change
-    runs["check_deployed"] = run_playbook(SITE, tmp, {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
+    runs["check_deployed"] = run_playbook(SITE, tmp, old, inventory=lab, check=True)
     print(f"site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
     return runs
+
+
+def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
+    for node in NODES:
+        assert site["before"][node] == {"packages": [], "commands": []}, (node, site["before"][node])
+    with open(os.path.join(old_runtime_bundle, "manifest.json"), encoding="utf-8") as f:
+        files = json.load(f)["files"]
+    for node in NODES:
+        assert on_node(node, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD_OLDER
+        for path, rel in (("/usr/local/bin/containerd", "bin/containerd"), ("/usr/local/sbin/runc", "bin/runc"),
+                          ("/opt/cni/bin/bridge", "cni/bridge")):
+            assert on_node(node, "sha256sum", path).stdout.split()[0] == files[rel]["sha256"], (node, path)
+        assert "libseccomp" in on_node(node, "runc", "--version").stdout
+        # still no Debian package of the runtime or of Kubernetes: everything came from the bundle
+        assert what_is_installed(node)["packages"] == [], node
 
 
 def test_admin_cluster_nodes_are_ready(site):
@@ -217,6 +256,59 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
         assert "kube-system" in kubectl(_tenant_conf("tenant-c"), "get", "ns").stdout
     finally:
         _etcd_member("start")
+
+
+def _containerd_started(node):
+    """When this node's containerd last started (UTC wall clock, microseconds)."""
+    from datetime import datetime
+
+    out = on_node(node, "systemctl", "show", "containerd", "-p", "ActiveEnterTimestamp", "--timestamp=us+utc").stdout
+    return datetime.strptime(out.strip().split("=", 1)[1], "%a %Y-%m-%d %H:%M:%S.%f %Z")
+
+
+def test_containerd_version_bump_rolls_one_node_at_a_time(site, lab, bundle_dir, tmp_path):
+    """The inventory's containerd version moves to the current release (the bundle's): each running
+    node's containerd restarts in turn, the next one only once the previous node is Ready with it."""
+    from datetime import datetime
+
+    started = {node: _containerd_started(node) for node in NODES}
+    # the two plays of the site that own nodes (etcd and the tenants play have no containerd)
+    nodes_plays = [{"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", name)}
+                   for name in ("admin_cluster.yml", "tenant_workers.yml")]
+    bump = run_playbook(nodes_plays, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=lab)
+    assert bump.rc == 0, bump.failed_tasks()
+    # the roll plays, one batch (play) per node: when its containerd restarted, when it was Ready again
+    turns = []
+    for play in bump.data["plays"]:
+        if "container runtime changes, one running node at a time" not in play["play"]["name"]:
+            continue
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if task["task"]["name"].endswith("The node is Ready again, its kubelet reporting this containerd") \
+                        and not result.get("skipped"):
+                    end = datetime.fromisoformat(task["task"]["duration"]["end"].rstrip("Z"))
+                    turns.append((host, end))
+    assert sorted(turn[0] for turn in turns) == sorted(NODES), turns
+    restarted = {node: _containerd_started(node) for node in NODES}
+    for node in NODES:
+        assert restarted[node] > started[node], node
+        assert on_node(node, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD
+    # within each play's hosts, in the order they were rolled: the next restart after the previous Ready
+    for (prev, ready), (nxt, _started) in itertools.pairwise(turns):
+        assert restarted[nxt] > ready, f"{nxt} restarted at {restarted[nxt]} before {prev} was Ready ({ready})"
+    for conf, nodes in ((ADMIN, NODES[:2]), (_tenant_conf("tenant-a"), NODES[2:3]), (_tenant_conf("tenant-b"), NODES[3:])):
+        for item in json.loads(kubectl(conf, "get", "nodes", "-o", "json").stdout)["items"]:
+            if item["metadata"]["name"] in nodes:
+                assert item["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://" + versions.CONTAINERD.lstrip("v")
+                assert next(c for c in item["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+    # the tenants kept serving
+    for tenant in ("tenant-a", "tenant-b"):
+        assert kubectl(_tenant_conf(tenant), "get", "--raw", "/readyz").stdout == "ok"
+    # nothing left to roll: the preview of a re-run on the tenant workers changes nothing (the
+    # admin nodes' is the next test's, on the admin cluster play)
+    again = run_playbook(os.path.join(REPO, "playbooks", "tenant_workers.yml"), tmp_path,
+                         {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
+    assert again.rc == 0 and {h: s["changed"] for h, s in again.stats.items() if s.get("changed")} == {}
 
 
 def test_check_mode_with_a_new_admin_worker_names_it_and_joins_nothing(site, bundle_dir, tmp_path):

@@ -3,8 +3,12 @@ endpoint (the lab's haproxy load balancer), joined one at a time by the admin_cl
 
 These nodes get kubelet, kubeadm and kubectl from a package repository (kube_packages
 source "apt"): a signed repository laid out like the upstream one, built from the
-project's binaries (fixtures/apt_repo.py) and served over HTTP by the load balancer node;
-the nodes have no other package source. test_site.py covers the bundle source.
+project's binaries (fixtures/apt_repo.py) and served over HTTP by the load balancer node.
+The control-plane nodes take the container runtime from Debian's own packages
+(containerd_source "apt": containerd, runc, the CNI plugins and their dependencies,
+downloaded once into the cache, in a signed repository the load balancer node serves as the
+site's Debian mirror); the worker keeps the bundle's. The nodes have no other package
+source. test_site.py covers the bundle sources of both.
 
 Runs after test_site.py (file order): it replaces the lab with fresh admin nodes, since a
 kubeadm cluster's control-plane endpoint is fixed when it is initialised."""
@@ -21,6 +25,8 @@ from conftest import LAB, lab_up, wait_booted
 from harness import apt_repo
 from harness.procs import CACHE, KUBE_VERSION, REPO, binary
 from harness.runner import run_playbook
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "admin_cluster.yml")
 ADMIN = os.path.join(CACHE, "lab", "admin.conf")
@@ -48,12 +54,34 @@ def ha(lab, bundle_dir, tmp_path_factory):
     for node in NODES:
         subprocess.run(["podman", "exec", node, "rm", "-f", "/etc/apt/sources.list"], check=True, capture_output=True)
     repository = f"http://{endpoint.rsplit(':', 1)[0]}:8080/"
+    debian = apt_repo.debian(str(tmp / "debian"), ["containerd", "runc", "containernetworking-plugins"], CACHE)
+    subprocess.run(["podman", "cp", debian, "lab-admin-lb:/srv/debian"], check=True, capture_output=True)
+    subprocess.run(["podman", "exec", "-d", "lab-admin-lb", "python3", "-m", "http.server", "8081", "--directory",
+                    "/srv/debian"], check=True, capture_output=True)
+    with open(os.path.join(debian, "Release.key"), encoding="utf-8") as f:
+        debian_key = f.read()
+    for node in NODES:
+        subprocess.run(["podman", "exec", "-i", node, "sh", "-c", "mkdir -p /etc/apt/keyrings && "
+                        "cat > /etc/apt/keyrings/lab-debian.asc"], input=debian_key, text=True, check=True,
+                       capture_output=True)
+        subprocess.run(["podman", "exec", "-i", node, "sh", "-c", "cat > /etc/apt/sources.list.d/debian.list"],
+                       input=f"deb [signed-by=/etc/apt/keyrings/lab-debian.asc] http://{endpoint.rsplit(':', 1)[0]}:8081/ /\n",
+                       text=True, check=True, capture_output=True)
     # the worker was set up for an earlier minor: its repository (gone from the server) must be
     # replaced, or apt's update fails on it
     subprocess.run(["podman", "exec", "-i", "lab-admin-worker-0", "sh", "-c",
                     "cat > /etc/apt/sources.list.d/kamaji-kubernetes.list"], check=True, capture_output=True, text=True,
                    input=f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {repository}v1.36/ /\n")
     extra = {"kamaji_bundle_dir": bundle_dir, "kube_packages_source": "apt", "kube_packages_apt_repository": repository}
+    # the control-plane nodes take Debian's containerd, the worker keeps the bundle's (with the
+    # stale repository above, a first install from Debian's mirror could not refresh its lists)
+    with open(inventory, encoding="utf-8") as f:
+        head, data = f.read().split("\n", 1)
+    hosts = json.loads(data)
+    for node in CONTROL_PLANE:
+        hosts["all"]["children"]["admin_control_plane"]["hosts"][node]["containerd_source"] = "apt"
+    with open(inventory, "w", encoding="utf-8") as f:
+        f.write(head + "\n" + json.dumps(hosts, indent=2) + "\n")
     runs = {}
     for label in ("first", "second"):
         start = time.monotonic()
@@ -86,6 +114,22 @@ def test_kube_packages_from_the_repository_pinned_and_held(ha):
         unit = subprocess.run(["podman", "exec", node, "systemctl", "show", "-p", "ExecStart", "kubelet"], check=True,
                               capture_output=True, text=True).stdout
         assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (node, unit)
+
+
+def test_the_runtime_from_debian_packages_on_the_control_plane_from_the_bundle_on_the_worker(ha):
+    runtimes = {item["metadata"]["name"]: item["status"]["nodeInfo"]["containerRuntimeVersion"]
+                for item in json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]}
+    assert runtimes.pop("lab-admin-worker-0") == "containerd://" + versions.CONTAINERD.lstrip("v")
+    assert all(r.startswith("containerd://1.6.") for r in runtimes.values()), runtimes
+    for node in CONTROL_PLANE:
+        out = subprocess.run(["podman", "exec", node, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n",
+                              "containerd", "runc", "containernetworking-plugins"], check=True, capture_output=True,
+                             text=True).stdout
+        assert sorted(line.split()[0] for line in out.splitlines() if line.split()[-1] == "ii") == [
+            "containerd", "containernetworking-plugins", "runc"], (node, out)
+        # nothing of the bundle's runtime on these nodes
+        assert subprocess.run(["podman", "exec", node, "test", "-e", "/usr/local/bin/containerd"],
+                              check=False).returncode != 0, node
 
 
 def test_the_sources_file_holds_the_configured_repository_only(ha):

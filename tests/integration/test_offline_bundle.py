@@ -25,7 +25,7 @@ PLAYBOOK = os.path.join(REPO, "playbooks", "offline_bundle.yml")
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bundle")
-    ev = {"offline_bundle_cache_dir": CACHE}
+    ev = {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE}
     first = run_playbook(PLAYBOOK, tmp, ev)
     assert first.rc == 0, first.stdout[-4000:]
     start = time.monotonic()
@@ -52,6 +52,25 @@ def test_manifest_lists_every_file_with_its_checksum(bundle):
     with open(os.path.join(bundle["dir"], rel), "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == manifest["files"][rel]["sha256"]
     assert len(manifest["images"]) == 7
+    # the container runtime the containerd role installs, at the versions of versions.py
+    assert {k: manifest["versions"][k] for k in ("containerd", "runc", "cni_plugins")} == {
+        "containerd": versions.CONTAINERD, "runc": versions.RUNC, "cni_plugins": versions.CNI_PLUGINS}
+    for rel in ("bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr", "bin/runc", "cni/bridge", "cni/host-local",
+                "cni/loopback", "cni/portmap"):
+        assert rel in manifest["files"], rel
+
+
+def test_the_bundled_runtime_runs_and_says_its_version(bundle):
+    def out(*argv):
+        return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+    assert out(os.path.join(bundle["dir"], "bin", "containerd"), "--version").split()[-1] == versions.CONTAINERD
+    runc = out(os.path.join(bundle["dir"], "bin", "runc"), "--version")
+    # runc applies seccomp profiles (kubeadm's static pods ask for RuntimeDefault)
+    assert runc.startswith("runc version " + versions.RUNC.lstrip("v")) and "libseccomp: " in runc, runc
+    bridge = subprocess.run([os.path.join(bundle["dir"], "cni", "bridge")], capture_output=True, text=True,
+                            check=False, env={})
+    assert versions.CNI_PLUGINS in bridge.stdout + bridge.stderr
 
 
 def test_images_match_what_kubeadm_asks_for(bundle):
@@ -143,31 +162,63 @@ def mirror(bundle, tmp_path):
         tar.add(os.path.join(src, "coredns"), "coredns")
     with open(core_dir / carchive, "rb") as f:
         (core_dir / f"{carchive}.sha256").write_text(f"{hashlib.sha256(f.read()).hexdigest()}  {carchive}\n")
+    # the container runtime, laid out as the containerd, runc and CNI plugins release pages
+    rv = {k: versions[k] for k in ("containerd", "runc", "cni_plugins")}
+    ctd_dir = root / "containerd" / rv["containerd"]
+    ctd_dir.mkdir(parents=True)
+    ctd = f"containerd-{rv['containerd'][1:]}-linux-amd64.tar.gz"
+    with tarfile.open(ctd_dir / ctd, "w:gz", compresslevel=1) as tar:
+        for name in ("containerd", "containerd-shim-runc-v2", "ctr"):
+            tar.add(os.path.join(src, name), f"bin/{name}")
+    _sums(ctd_dir, ctd, f"{ctd}.sha256sum")
+    runc_dir = root / "runc" / rv["runc"]
+    runc_dir.mkdir(parents=True)
+    shutil.copy(os.path.join(src, "runc"), runc_dir / "runc.amd64")
+    _sums(runc_dir, "runc.amd64", "runc.sha256sum", other="runc.arm64")
+    cni_dir = root / "cni" / rv["cni_plugins"]
+    cni_dir.mkdir(parents=True)
+    cni = f"cni-plugins-linux-amd64-{rv['cni_plugins']}.tgz"
+    with tarfile.open(cni_dir / cni, "w:gz", compresslevel=1) as tar:
+        for name in ("bridge", "host-local", "loopback", "portmap"):
+            tar.add(os.path.join(bundle["dir"], "cni", name), f"./{name}")
+    _sums(cni_dir, cni, f"{cni}.sha256")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     yield {"root": root, "kube": f"{base}/kube", "etcd": f"{base}/etcd", "coredns": f"{base}/coredns",
-           "kube_dir": kube, "src": src}
+           "containerd": f"{base}/containerd", "runc": f"{base}/runc", "cni": f"{base}/cni", "kube_dir": kube,
+           "runc_dir": runc_dir, "src": src}
     server.shutdown()
 
 
+def _sums(directory, name, sums, other=None):
+    """A release page's checksum file for ``name`` (``other``: a line for another file before it)."""
+    with open(directory / name, "rb") as f:
+        line = f"{hashlib.sha256(f.read()).hexdigest()}  {name}\n"
+    (directory / sums).write_text((f"{'0' * 64}  {other}\n" if other else "") + line)
+
+
 def _download_vars(mirror, tmp_path):
-    return {"offline_bundle_source": "download", "offline_bundle_images": False,
+    # the role's default source is download; the cache's downloads/ directory is the role's to make
+    return {"offline_bundle_images": False,
             "offline_bundle_cache_dir": str(tmp_path / "cache"), "offline_bundle_dir": str(tmp_path / "dl-bundle"),
             "offline_bundle_kube_base_url": mirror["kube"], "offline_bundle_etcd_base_url": mirror["etcd"],
-            "offline_bundle_coredns_base_url": mirror["coredns"]}
+            "offline_bundle_coredns_base_url": mirror["coredns"], "offline_bundle_containerd_base_url": mirror["containerd"],
+            "offline_bundle_runc_base_url": mirror["runc"], "offline_bundle_cni_plugins_base_url": mirror["cni"]}
 
 
 def test_download_mode_from_a_mirror(mirror, tmp_path):
     ev = _download_vars(mirror, tmp_path)
-    (tmp_path / "cache" / "downloads").mkdir(parents=True)
     res = run_playbook(PLAYBOOK, tmp_path, ev)
     assert res.rc == 0, res.stdout[-4000:]
-    for name in ("kubelet", "etcd", "coredns"):
-        with open(tmp_path / "dl-bundle" / "bin" / name, "rb") as a, open(os.path.join(mirror["src"], name), "rb") as b:
-            assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest(), name
+    for rel in ("bin/kubelet", "bin/etcd", "bin/coredns", "bin/containerd", "bin/ctr", "bin/runc", "cni/portmap"):
+        with open(tmp_path / "dl-bundle" / rel, "rb") as a, open(os.path.join(mirror["src"], "..", rel), "rb") as b:
+            assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest(), rel
+    with open(tmp_path / "dl-bundle" / "manifest.json", encoding="utf-8") as f:
+        manifest = json.load(f)
+    assert manifest["versions"]["source"] == "download" and manifest["versions"]["runc"] == versions.RUNC
     again = run_playbook(PLAYBOOK, tmp_path, ev)
     assert again.rc == 0 and again.changed() == 0
 
@@ -175,7 +226,6 @@ def test_download_mode_from_a_mirror(mirror, tmp_path):
 def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
     (mirror["kube_dir"] / "kubeadm.sha256").write_text("0" * 64)
     ev = _download_vars(mirror, tmp_path)
-    (tmp_path / "cache" / "downloads").mkdir(parents=True)
     res = run_playbook(PLAYBOOK, tmp_path, ev)
     assert res.rc != 0
     failed = res.task("Download the Kubernetes binaries (checksum verified)")
@@ -184,13 +234,23 @@ def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
     assert not (tmp_path / "dl-bundle" / "bin" / "kubeadm").exists()
 
 
+def test_download_mode_refuses_a_runc_whose_checksum_differs(mirror, tmp_path):
+    _sums(mirror["runc_dir"], "runc.amd64", "runc.sha256sum")
+    with open(mirror["runc_dir"] / "runc.amd64", "ab") as f:
+        f.write(b"tampered")
+    res = run_playbook(PLAYBOOK, tmp_path, _download_vars(mirror, tmp_path))
+    assert res.rc != 0
+    text = json.dumps(res.task("Download the container runtime releases (checksum verified)"))
+    assert "runc" in text and "checksum" in text.lower()
+    assert not (tmp_path / "dl-bundle" / "bin" / "runc").exists()
+
+
 def test_download_mode_pulls_images_through_a_registry_mirror(mirror, oci_registry, tmp_path):
     from harness.registry import push_image
 
     digest, _size, _layer = push_image(oci_registry["url"], "pause", versions.PAUSE)
     ev = dict(_download_vars(mirror, tmp_path), offline_bundle_images=True, offline_bundle_image_names=["pause"],
               offline_bundle_registry_mirrors={"registry.k8s.io": oci_registry["url"]})
-    (tmp_path / "cache" / "downloads").mkdir(parents=True)
     res = run_playbook(PLAYBOOK, tmp_path, ev)
     assert res.rc == 0, res.failed_tasks()
     with open(tmp_path / "dl-bundle" / "manifest.json", encoding="utf-8") as f:

@@ -20,21 +20,29 @@ SITE = os.path.join(REPO, "playbooks", "site.yml")
 PREFLIGHT = os.path.join(REPO, "playbooks", "preflight.yml")
 PAUSE = f"registry.k8s.io/pause:{versions.PAUSE}"
 FIX = "rebuild it with the kamaji.core.offline_bundle playbook"
-BINARIES = ("etcd", "etcdctl", "etcdutl", "kubelet", "kubeadm", "kubectl")
+BINARIES = ("etcd", "etcdctl", "etcdutl", "kubelet", "kubeadm", "kubectl", "containerd", "containerd-shim-runc-v2", "ctr",
+            "runc")
+CNI = ("bridge", "host-local", "loopback", "portmap")
 
 
-def _bundle(directory, without=()):
+def _bundle(directory, without=(), **other_versions):
     """A bundle as the offline_bundle playbook lays it out (small stand-in files), without some parts."""
     (directory / "bin").mkdir(parents=True)
     (directory / "images").mkdir()
+    (directory / "cni").mkdir()
     for name in BINARIES:
         if f"bin/{name}" not in without:
             (directory / "bin" / name).write_text(name)
+    for name in CNI:
+        if f"cni/{name}" not in without:
+            (directory / "cni" / name).write_text(name)
     images = {}
     if PAUSE not in without:
         (directory / "images" / "pause.tar").write_text("pause")
         images[PAUSE] = "images/pause.tar"
-    bundle.write(str(directory), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD}, images, {})
+    bundle.write(str(directory), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD,
+                                  "containerd": versions.CONTAINERD, "runc": versions.RUNC,
+                                  "cni_plugins": versions.CNI_PLUGINS, **other_versions}, images, {})
     return str(directory)
 
 
@@ -92,13 +100,24 @@ def test_a_nonexistent_bundle_path_fails_naming_it(tmp_path):
 @pytest.mark.parametrize("missing, message", [
     ("bin/etcdutl", "etcd_bundle_dir: the bundle {b} has no etcdutl (bin/etcdutl); " + FIX + " including it"),
     ("bin/kubelet", "kube_packages_bundle_dir: the bundle {b} has no kubelet (bin/kubelet); " + FIX + " including it"),
+    ("bin/runc", "containerd_bundle_dir: the bundle {b} has no runc (bin/runc); " + FIX + " including it"),
+    ("cni/portmap", "containerd_bundle_dir: the bundle {b} has no portmap (cni/portmap); " + FIX + " including it"),
     (PAUSE, "containerd_bundle_dir: the bundle {b} has no image " + PAUSE + "; " + FIX + " including it "
             "(offline_bundle_images: true; offline_bundle_image_names, if set, naming it)"),
-], ids=["etcd-binary", "node-binary", "image"])
+], ids=["etcd-binary", "node-binary", "runc", "cni-plugin", "image"])
 def test_a_bundle_missing_a_component_fails_naming_it(tmp_path, missing, message):
     b = _bundle(tmp_path / "bundle", without=(missing,))
     res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b))
     _fails_before_anything_changes(res, message.format(b=b))
+
+
+def test_a_bundle_with_another_containerd_fails_naming_both_versions(tmp_path):
+    b = _bundle(tmp_path / "bundle", containerd=versions.CONTAINERD_OLDER)
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b))
+    _fails_before_anything_changes(res, (
+        f"containerd_bundle_dir: the bundle {b} holds containerd {versions.CONTAINERD_OLDER}, the inventory wants "
+        f"containerd {versions.CONTAINERD}; " + FIX + f" for containerd {versions.CONTAINERD}, or point "
+        "containerd_bundle_dir at a bundle of that version"))
 
 
 def test_a_corrupted_component_fails_naming_it_in_check_mode_too(tmp_path):

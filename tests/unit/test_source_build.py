@@ -29,7 +29,8 @@ def other(version):
 
 
 def _dir(cache, component, version):
-    return cache / "bin" / f"{component}-{version}"
+    # runc's directory names its variant: a runc built without seccomp is another binary
+    return cache / "bin" / (f"{component}-{version}" + ("+seccomp" if component == "runc" else ""))
 
 
 def fill(cache, only=None, pause_source=PAUSE_SOURCE):
@@ -148,6 +149,10 @@ def fake_go(tmp_path):
     go = bindir / "go"
     go.write_text(FAKE_GO)
     go.chmod(go.stat().st_mode | stat.S_IEXEC)
+    # pkg-config that finds every library unless FAKE_NO_LIBS is set
+    pkg_config = bindir / "pkg-config"
+    pkg_config.write_text('#!/bin/sh\n[ -z "$FAKE_NO_LIBS" ]\n')
+    pkg_config.chmod(pkg_config.stat().st_mode | stat.S_IEXEC)
     gomod = tmp_path / "upstream.mod"
     gomod.write_text("module k8s.io/kubernetes\n\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n"
                      "\tk8s.io/client-go => ./staging/src/k8s.io/client-go\n)\n")
@@ -229,7 +234,8 @@ def test_runtime_recipes_packages_tags_and_ldflags():
     assert containerd.build_tags("containerd") == "urfave_cli_no_docs"
     assert containerd.build_tags("containerd-shim-runc-v2") == "urfave_cli_no_docs,no_grpc"
     assert runc.packages == {"runc": "github.com/opencontainers/runc"} and runc.cgo
-    assert "seccomp" not in runc.build_tags("runc").split(",") and "-extldflags -static" in runc.ldflags
+    assert "seccomp" in runc.build_tags("runc").split(",") and "-extldflags -static" in runc.ldflags
+    assert runc.libraries == ("libseccomp",) and runc.directory_name == f"runc-{versions.RUNC}+seccomp"
     assert cni.packages == {"bridge": "github.com/containernetworking/plugins/plugins/main/bridge",
                             "host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
                             "loopback": "github.com/containernetworking/plugins/plugins/main/loopback",
@@ -252,7 +258,7 @@ def test_runtime_build_runs_runc_with_cgo_and_the_rest_without(tmp_path, fake_go
     assert built == list(sb.RUNTIME_BINARIES)
     calls = {line.split()[-1]: line for line in log.read_text().splitlines()}
     runc = calls["github.com/opencontainers/runc"]
-    assert runc.startswith("CGO_ENABLED=1 build -trimpath -tags urfave_cli_no_docs,netgo,osusergo -ldflags ")
+    assert runc.startswith("CGO_ENABLED=1 build -trimpath -tags urfave_cli_no_docs,seccomp,netgo,osusergo -ldflags ")
     for pkg, line in calls.items():
         if pkg != "github.com/opencontainers/runc":
             assert line.startswith("CGO_ENABLED=0 "), line
@@ -276,6 +282,13 @@ def test_runc_without_a_c_compiler_is_one_line_before_any_build(tmp_path, fake_g
     assert not (tmp_path / "bin").exists(), "nothing built"
     # without runc no compiler is needed
     assert sb.build(sb.plan(str(tmp_path), only="bridge"), env=nocc) == ["bridge"]
+
+
+def test_runc_without_libseccomp_is_one_line_before_any_build(tmp_path, fake_go):
+    with pytest.raises(sb.SourceBuildError) as exc:
+        sb.build(sb.plan(str(tmp_path), only="loopback,runc"), env=dict(fake_go, FAKE_NO_LIBS="1"))
+    assert str(exc.value) == sb.LIBSECCOMP_MISSING and "apt-get install libseccomp-dev pkg-config" in str(exc.value)
+    assert not (tmp_path / "bin").exists(), "nothing built"
 
 
 def test_cli_prints_a_line_per_component(tmp_path):

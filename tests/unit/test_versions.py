@@ -56,7 +56,7 @@ ALLOWED = {
     "etcd image tag": {versions.ETCD_IMAGE_TAG},
     "CoreDNS": {versions.COREDNS},
     "pause": {versions.PAUSE},
-    "containerd": {versions.CONTAINERD},
+    "containerd": {versions.CONTAINERD, versions.CONTAINERD_OLDER},
     "runc": {versions.RUNC},
     "CNI plugins": {versions.CNI_PLUGINS},
 }
@@ -290,7 +290,8 @@ def test_container_runtime_versions_are_checked_on_their_lines(tmp_path):
         "rt_other: v2.0.1 and v1.2.9 are not versions of ours here\n"]))
     problems = scan(str(tmp_path))
     assert problems == [
-        "roles/rt/defaults/main.yml:9: containerd version v2.0.1 is not in versions.py (%s)" % versions.CONTAINERD,
+        "roles/rt/defaults/main.yml:9: containerd version v2.0.1 is not in versions.py (%s, %s)"
+        % (versions.CONTAINERD_OLDER, versions.CONTAINERD),
         "roles/rt/defaults/main.yml:14: runc version v1.2.9 is not in versions.py (%s)" % versions.RUNC,
         "roles/rt/defaults/main.yml:19: CoreDNS version %s is not in versions.py (%s)" % (cni_drift, versions.COREDNS),
         "roles/rt/defaults/main.yml:19: CNI plugins version %s is not in versions.py (%s)"

@@ -79,7 +79,8 @@ def main() -> int:
     rows = Rows()
 
     subprocess.run([*LAB, "destroy"], capture_output=True, check=True)
-    took, _unused = playbook("offline_bundle.yml", "-e", f"offline_bundle_cache_dir={CACHE}")
+    took, _unused = playbook("offline_bundle.yml", "-e", "offline_bundle_source=source",
+                             "-e", f"offline_bundle_cache_dir={CACHE}")
     rows.append(("offline bundle (cached)", took))
     took, _unused = timed([*LAB, "up"])
     rows.append(("lab up (fresh node containers)", took))

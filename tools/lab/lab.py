@@ -1,4 +1,4 @@
-"""The local lab: Debian node containers (systemd, sshd, containerd) reached over SSH.
+"""The local lab: bare Debian node containers (systemd, sshd, python3) reached over SSH.
 
     python tools/lab/lab.py image      # build the node image (cached by content)
     python tools/lab/lab.py up         # image + network + nodes + SSH key + inventory
@@ -28,18 +28,26 @@ LABEL = "io.kamaji.lab=1"
 NETWORK = os.environ.get("KAMAJI_LAB_NETWORK", "kamaji-lab")
 SUITE = "bookworm"
 MIRROR = os.environ.get("KAMAJI_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# A node is as bare as a fresh Debian cloud VM: systemd, sshd, python3 (with python3-apt, as
+# unattended-upgrades brings it there), sudo and Debian's "important" packages a node touches
+# (iproute2, kmod, procps, nftables). Nothing Kubernetes-related: containerd, runc, the CNI
+# plugins and the kubelet come from the roles; tests/e2e/test_lab_nodes.py checks it.
+# haproxy runs only in the load balancer node of an HA admin control plane (disabled elsewhere).
 PACKAGES = sorted([
-    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "iproute2", "iputils-ping", "procps",
-    "ca-certificates", "kmod", "iptables", "conntrack", "socat", "ethtool", "containerd", "runc",
-    "containernetworking-plugins", "haproxy",
+    "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "python3-apt", "sudo", "iproute2", "iputils-ping",
+    "procps", "ca-certificates", "kmod", "nftables", "haproxy",
 ])
+# What the roles install and the image must not have (checked by the e2e tier before the site runs).
+NOT_IN_IMAGE = ("containerd", "runc", "containernetworking-plugins", "kubelet", "kubeadm", "kubectl", "iptables",
+                "conntrack", "socat", "ethtool")
 # Changes to the customisation below must change this number (it is part of the image key).
-CUSTOMISATION = 4
+CUSTOMISATION = 5
 # Run at boot in every lab node, before containerd and the kubelet. A node container sees
 # cgroup v1 hierarchies mounted at its own subtree (name=systemd a second time, at the host's
 # root, on top; a few others only at the host's root), while /proc/self/cgroup names full host
 # paths: runc and the kubelet then look for cgroups that do not exist. Un-stack the host-root
-# mount, re-root the shared ones, and bind every hierarchy onto its own path so those full
+# mount, re-root the shared ones (and the cgroup2 "unified" one of systemd's hybrid mode),
+# and bind every hierarchy onto its own path so those full
 # paths resolve inside the node (kind prepares its nodes the same way). An --internal network has no default route; ClusterIPs need one.
 NODE_PREP = r"""#!/bin/sh
 set -eu
@@ -50,8 +58,10 @@ if [ -n "$own" ] && [ "$own" != "/" ]; then
         umount -l /sys/fs/cgroup/systemd
     fi
     # hierarchies mounted at the host's root are shared by every node (a kubelet would see the
-    # other nodes' pods as orphans): move this node into its own path there and mount that
-    for mp in $(awk '$4 == "/" && $5 ~ "^/sys/fs/cgroup/." && / - cgroup / { print $5 }' /proc/self/mountinfo | sort -u); do
+    # other nodes' pods as orphans): move this node into its own path there and mount that. The
+    # same for systemd's cgroup2 "unified" hierarchy of hybrid mode: runc (1.2 and later) adds
+    # an exec'd process to the container's path there too
+    for mp in $(awk '$4 == "/" && $5 ~ "^/sys/fs/cgroup/." && / - cgroup2? / { print $5 }' /proc/self/mountinfo | sort -u); do
         mkdir -p "$mp$own"
         for pid in $(cat "$mp/cgroup.procs"); do echo "$pid" > "$mp$own/cgroup.procs" 2>/dev/null || true; done
         mount --bind "$mp$own" "$mp"
@@ -133,9 +143,9 @@ def _customise(rootfs: str) -> None:
         f.write("[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n")
     with open(os.path.join(rootfs, "etc", "ssh", "sshd_config.d", "kamaji-lab.conf"), "w", encoding="utf-8") as f:
         f.write("PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n")
-    # containerd is configured by the project's roles, haproxy only runs in the lab's load
-    # balancer of an HA admin control plane: do not start the Debian defaults
-    for unit in ("containerd.service", "haproxy.service"):
+    # haproxy only runs in the lab's load balancer of an HA admin control plane: do not start
+    # Debian's default one
+    for unit in ("haproxy.service",):
         wants = os.path.join(rootfs, "etc", "systemd", "system", "multi-user.target.wants", unit)
         if os.path.lexists(wants):
             os.unlink(wants)

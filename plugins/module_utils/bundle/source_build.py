@@ -10,9 +10,10 @@ upstream module at the pinned version. Kubernetes keeps its staging modules (k8s
 ``k8s.io/kubernetes``. The pause program is ours (its Go source is a directory given by the
 caller, ``roles/offline_bundle/files/pause`` in this collection).
 
-The container runtime's binaries are built only when asked for by name (``only``): they are
-not part of the default set yet (built, not yet installed by the roles). runc is the one
-binary built with cgo (its nsenter is C), linked statically; it needs a C compiler.
+The container runtime's binaries are built only when asked for by name (``only``; the
+offline_bundle role names them, the test tiers mostly do not need them). runc is the one
+binary built with cgo (its nsenter is C) and with seccomp (libseccomp, through pkg-config),
+linked statically; it needs a C compiler and libseccomp's static library and headers.
 
 Binaries land in ``<cache>/bin/<component>-<version>/`` and are reused when present (each
 binary is renamed into place once complete; pause also keeps a stamp of its source), so a
@@ -64,9 +65,12 @@ DEFAULT_BINARIES = tuple(ETCD_COMMANDS) + KUBE_COMMANDS + ("coredns", "pause")
 RUNTIME_BINARIES = tuple(CONTAINERD_COMMANDS) + ("runc",) + tuple(CNI_PLUGINS)
 # every binary this builds, in build order
 BINARIES = DEFAULT_BINARIES + RUNTIME_BINARIES
-# the C compiler cgo builds (runc) need
+# the C compiler cgo builds (runc) need, and the library runc's seccomp support links
 CC_MISSING = ("cc: no C compiler on PATH; runc is built with cgo: install gcc and libc6-dev "
               "(apt-get install gcc libc6-dev) or leave runc out of only")
+LIBSECCOMP_MISSING = ("libseccomp: pkg-config does not find libseccomp; runc is built with seccomp support: install "
+                      "libseccomp-dev and pkg-config (apt-get install libseccomp-dev pkg-config) or leave runc out "
+                      "of only")
 PAUSE_STAMP = ".source-sha256"
 # seconds between two "still building" reports of one binary
 HEARTBEAT = 60.0
@@ -96,6 +100,12 @@ class Recipe:
     binary_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # more tags of one binary
     cgo: bool = False  # CGO_ENABLED=1 (a C compiler is needed)
     default: bool = True  # built when ``only`` is empty
+    libraries: tuple[str, ...] = ()  # C libraries found through pkg-config (cgo)
+    variant: str = ""  # what the cache directory adds after the version (binaries of another recipe)
+
+    @property
+    def directory_name(self) -> str:
+        return "%s-%s%s" % (self.component, self.version, ("+" + self.variant) if self.variant else "")
 
     def build_tags(self, binary: str) -> str:
         return ",".join(self.tags + self.binary_tags.get(binary, ()))
@@ -215,10 +225,10 @@ def containerd_ldflags(version: str) -> str:
     return "-s -w -X %s.Version=%s -X %s.Package=%s" % (package, version, package, CONTAINERD_MODULE)
 
 
-# runc: its Makefile's tags without seccomp (libseccomp-dev is not a build dependency here: the
-# runc built here does not apply seccomp profiles) nor libpathrs (a Rust library; pathrs-lite,
-# pure Go, is used instead); static like its release binaries (osusergo, netgo).
-RUNC_TAGS = ("urfave_cli_no_docs", "netgo", "osusergo")
+# runc: its Makefile's tags with seccomp (kubeadm's static pods and RuntimeDefault pods ask for
+# a seccomp profile; a runc without it refuses them), without libpathrs (a Rust library;
+# pathrs-lite, pure Go, is used instead); static like its release binaries (osusergo, netgo).
+RUNC_TAGS = ("urfave_cli_no_docs", "seccomp", "netgo", "osusergo")
 # runc embeds its VERSION file (``runc --version`` prints it); only the static link is added
 RUNC_LDFLAGS = "-s -w -extldflags -static"
 
@@ -235,7 +245,7 @@ def recipes(v: Versions) -> list[Recipe]:
                ldflags=containerd_ldflags(v.containerd), tags=("urfave_cli_no_docs",),
                binary_tags={"containerd-shim-runc-v2": ("no_grpc",)}, default=False),
         Recipe("runc", v.runc, {"runc": RUNC_MODULE}, (RUNC_MODULE,), ldflags=RUNC_LDFLAGS, tags=RUNC_TAGS, cgo=True,
-               default=False),
+               default=False, libraries=("libseccomp",), variant="seccomp"),
         Recipe("cni-plugins", v.cni_plugins, dict(CNI_PLUGINS), (CNI_MODULE,),
                ldflags="-s -w -X %s/pkg/utils/buildversion.BuildVersion=%s" % (CNI_MODULE, v.cni_plugins),
                default=False),
@@ -287,7 +297,7 @@ def plan(cache: str, v: Versions | None = None, only: Iterable[str] | str | None
             wanted = [b for b in recipe.packages if b in wanted_names]
         if not wanted:
             continue
-        directory = os.path.join(cache, "bin", "%s-%s" % (recipe.component, recipe.version))
+        directory = os.path.join(cache, "bin", recipe.directory_name)
         if recipe.component == "pause":
             if not pause_source:
                 raise SourceBuildError("pause_source: the directory of the pause program's Go source is required "
@@ -414,6 +424,16 @@ def find_cc(env: dict[str, str]) -> str:
     raise SourceBuildError(CC_MISSING)
 
 
+def find_library(name: str, env: dict[str, str]) -> None:
+    """A C library cgo links (``pkg-config --exists``); SourceBuildError with the fix otherwise."""
+    pkg_config = shutil.which("pkg-config", path=env.get("PATH", os.defpath))
+    found = pkg_config and subprocess.run([pkg_config, "--exists", name], env=env, capture_output=True,
+                                          check=False).returncode == 0
+    if not found:
+        raise SourceBuildError(LIBSECCOMP_MISSING if name == "libseccomp" else
+                               "%s: pkg-config does not find it; install its development package" % name)
+
+
 def build_argv(go: str, recipe: Recipe, binary: str, output: str) -> list[str]:
     """The ``go build`` command of one binary."""
     argv = [go, "build", "-trimpath"]
@@ -458,6 +478,8 @@ def build(p: Plan, progress: ProgressCallback | None = None, env: dict[str, str]
     go = find_go(env)
     if any(t.recipe.cgo and t.missing for t in p.targets):
         find_cc(env)
+    for library in sorted({lib for t in p.targets if t.missing for lib in t.recipe.libraries}):
+        find_library(library, env)
     start = time.monotonic()
     built: list[str] = []
     for target in p.targets:
