@@ -235,7 +235,7 @@ def test_runtime_recipes_packages_tags_and_ldflags():
     assert containerd.build_tags("containerd-shim-runc-v2") == "urfave_cli_no_docs,no_grpc"
     assert runc.packages == {"runc": "github.com/opencontainers/runc"} and runc.cgo
     assert "seccomp" in runc.build_tags("runc").split(",") and "-extldflags -static" in runc.ldflags
-    assert runc.libraries == ("libseccomp",) and runc.directory_name == f"runc-{versions.RUNC}+seccomp"
+    assert runc.libraries == (sb.LIBSECCOMP,) and runc.directory_name == f"runc-{versions.RUNC}+seccomp"
     assert cni.packages == {"bridge": "github.com/containernetworking/plugins/plugins/main/bridge",
                             "host-local": "github.com/containernetworking/plugins/plugins/ipam/host-local",
                             "loopback": "github.com/containernetworking/plugins/plugins/main/loopback",

@@ -68,9 +68,8 @@ BINARIES = DEFAULT_BINARIES + RUNTIME_BINARIES
 # the C compiler cgo builds (runc) need, and the library runc's seccomp support links
 CC_MISSING = ("cc: no C compiler on PATH; runc is built with cgo: install gcc and libc6-dev "
               "(apt-get install gcc libc6-dev) or leave runc out of only")
-LIBSECCOMP_MISSING = ("libseccomp: pkg-config does not find libseccomp; runc is built with seccomp support: install "
-                      "libseccomp-dev and pkg-config (apt-get install libseccomp-dev pkg-config) or leave runc out "
-                      "of only")
+LIBRARY_MISSING = ("{name}: pkg-config does not find {name}; {component} is built with {purpose}: install {package} "
+                   "and pkg-config (apt-get install {package} pkg-config) or leave {component} out of only")
 PAUSE_STAMP = ".source-sha256"
 # seconds between two "still building" reports of one binary
 HEARTBEAT = 60.0
@@ -80,6 +79,20 @@ BUILD_DATE = "1970-01-01T00:00:00Z"
 
 class SourceBuildError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Library:
+    """A C library a cgo build links, found through pkg-config."""
+
+    name: str  # its pkg-config name
+    package: str  # the Debian package that brings it
+    purpose: str  # what the binary gets from it, for the message
+
+
+LIBSECCOMP = Library("libseccomp", "libseccomp-dev", "seccomp support")
+LIBSECCOMP_MISSING = LIBRARY_MISSING.format(name=LIBSECCOMP.name, component="runc", purpose=LIBSECCOMP.purpose,
+                                            package=LIBSECCOMP.package)
 
 
 class GoNotFound(SourceBuildError):
@@ -100,7 +113,7 @@ class Recipe:
     binary_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # more tags of one binary
     cgo: bool = False  # CGO_ENABLED=1 (a C compiler is needed)
     default: bool = True  # built when ``only`` is empty
-    libraries: tuple[str, ...] = ()  # C libraries found through pkg-config (cgo)
+    libraries: tuple[Library, ...] = ()  # C libraries a cgo build links
     variant: str = ""  # what the cache directory adds after the version (binaries of another recipe)
 
     @property
@@ -245,7 +258,7 @@ def recipes(v: Versions) -> list[Recipe]:
                ldflags=containerd_ldflags(v.containerd), tags=("urfave_cli_no_docs",),
                binary_tags={"containerd-shim-runc-v2": ("no_grpc",)}, default=False),
         Recipe("runc", v.runc, {"runc": RUNC_MODULE}, (RUNC_MODULE,), ldflags=RUNC_LDFLAGS, tags=RUNC_TAGS, cgo=True,
-               default=False, libraries=("libseccomp",), variant="seccomp"),
+               default=False, libraries=(LIBSECCOMP,), variant="seccomp"),
         Recipe("cni-plugins", v.cni_plugins, dict(CNI_PLUGINS), (CNI_MODULE,),
                ldflags="-s -w -X %s/pkg/utils/buildversion.BuildVersion=%s" % (CNI_MODULE, v.cni_plugins),
                default=False),
@@ -424,14 +437,14 @@ def find_cc(env: dict[str, str]) -> str:
     raise SourceBuildError(CC_MISSING)
 
 
-def find_library(name: str, env: dict[str, str]) -> None:
-    """A C library cgo links (``pkg-config --exists``); SourceBuildError with the fix otherwise."""
+def find_library(library: Library, component: str, env: dict[str, str]) -> None:
+    """A C library ``component`` links (``pkg-config --exists``); SourceBuildError with the fix otherwise."""
     pkg_config = shutil.which("pkg-config", path=env.get("PATH", os.defpath))
-    found = pkg_config and subprocess.run([pkg_config, "--exists", name], env=env, capture_output=True,
+    found = pkg_config and subprocess.run([pkg_config, "--exists", library.name], env=env, capture_output=True,
                                           check=False).returncode == 0
     if not found:
-        raise SourceBuildError(LIBSECCOMP_MISSING if name == "libseccomp" else
-                               "%s: pkg-config does not find it; install its development package" % name)
+        raise SourceBuildError(LIBRARY_MISSING.format(name=library.name, component=component,
+                                                      purpose=library.purpose, package=library.package))
 
 
 def build_argv(go: str, recipe: Recipe, binary: str, output: str) -> list[str]:
@@ -478,8 +491,9 @@ def build(p: Plan, progress: ProgressCallback | None = None, env: dict[str, str]
     go = find_go(env)
     if any(t.recipe.cgo and t.missing for t in p.targets):
         find_cc(env)
-    for library in sorted({lib for t in p.targets if t.missing for lib in t.recipe.libraries}):
-        find_library(library, env)
+    for target in p.targets:
+        for library in target.recipe.libraries if target.missing else ():
+            find_library(library, target.component, env)
     start = time.monotonic()
     built: list[str] = []
     for target in p.targets:
