@@ -10,6 +10,9 @@ import pytest
 from harness.procs import REPO
 
 LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
+# KAMAJI_E2E_KEEP=1: leave the last lab standing after the tier, to look at it (a developer's
+# switch; CI never sets it, and the next tier run starts from fresh nodes anyway)
+KEEP = os.environ.get("KAMAJI_E2E_KEEP") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +24,8 @@ def lab():
     if up.returncode != 0:
         pytest.fail(f"the lab did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)
     yield os.path.join(REPO, "inventories", "lab", "hosts.yml")
-    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
+    if not KEEP:
+        subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,22 @@
-"""The whole site on the lab, over SSH: the shared etcd, the kubeadm admin cluster (real
-kubelets, containerd, bridge CNI) and two tenants whose control planes run as pods there."""
+"""The whole site on bare lab nodes, over SSH, as the sample inventory describes it: the shared
+etcd (3 members), an HA kubeadm admin cluster (3 control-plane nodes behind a shared endpoint, 2
+workers; real kubelets, containerd, bridge CNI) and the sample's tenants, acme and globex, whose
+control planes run as pods there, each with a worker machine of its own. One deployed site
+serves every scenario of this module, in order.
+
+The inventory is a copy of inventories/sample (hosts, group_vars, tenant definitions, as a
+platform team would copy it) with only these changes:
+- the sample's addresses become the lab nodes' (each sample host is one lab node; the
+  inventory names stay the sample's, so a machine's hostname differs from its node name, as
+  on many real sites), its endpoint name the lab load balancer's address;
+- its controller paths (/srv/kamaji/...) move to a temporary directory, its bundle path to the
+  bundle the tests built (first with the previous containerd release, which a later scenario
+  moves to the current one);
+- the control-plane nodes take kubelet, kubeadm and kubectl from a package repository
+  (kube_packages source "apt": a signed repository laid out like the upstream one, built from
+  the project's binaries) and the container runtime from Debian's own packages
+  (containerd_source "apt"), both served over HTTP by the load balancer node; the other nodes
+  keep the sample's bundle sources."""
 from __future__ import annotations
 
 import base64
@@ -7,161 +24,321 @@ import http.client
 import itertools
 import json
 import os
+import re
+import shutil
 import ssl
 import subprocess
 import threading
 import time
 
 import pytest
-from conftest import lab_up
-from harness.procs import CACHE, REPO, binary
+import yaml
+from conftest import KEEP, LAB, lab_up, wait_booted
+from harness import apt_repo
+from harness.procs import CACHE, KUBE_VERSION, REPO, binary
 from harness.runner import run_playbook
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
-ADMIN = os.path.join(CACHE, "lab", "admin.conf")
-TENANTS = os.path.join(CACHE, "lab", "tenants")
-
-
-def kubectl(conf, *args, check=True):
-    return subprocess.run([binary("kubectl"), "--kubeconfig", conf, *args], capture_output=True, text=True,
-                          check=check, timeout=120)
-
-
-NODES = ["lab-admin-cp-0", "lab-admin-worker-0", "lab-tenant-worker-0", "lab-tenant-worker-1"]
+SAMPLE = os.path.join(REPO, "inventories", "sample")
+SIZES = {"etcd": 3, "admin_control_plane": 3, "admin_workers": 2, "tenant_workers": 2}
+# each host of the sample inventory, and the lab node (container) that plays it
+LAB_NODE = {
+    **{f"etcd-{i}": f"lab-etcd-{i}" for i in range(3)},
+    **{f"admin-cp-{i}": f"lab-admin-cp-{i}" for i in range(3)},
+    **{f"admin-worker-{i}": f"lab-admin-worker-{i}" for i in range(3)},  # -2: a machine added later
+    "acme-worker-0": "lab-tenant-worker-0",
+    "globex-worker-0": "lab-tenant-worker-1",
+}
+CONTROL_PLANE = ["admin-cp-0", "admin-cp-1", "admin-cp-2"]
+WORKERS = ["admin-worker-0", "admin-worker-1"]
+TENANT_WORKERS = {"acme": "acme-worker-0", "globex": "globex-worker-0"}
+# the nodes that run the bundle's runtime (the control-plane nodes run Debian's)
+BUNDLE_NODES = [*WORKERS, *TENANT_WORKERS.values()]
 # what the roles install on bare nodes: Debian packages and the binaries of the bundle
 RUNTIME_PACKAGES = ["containerd", "runc", "containernetworking-plugins", "kubelet", "kubeadm", "kubectl",
                     "kubernetes-cni", "cri-tools", "iptables"]
 
 
-def on_node(node, *argv, check=True):
-    return subprocess.run(["podman", "exec", node, *argv], capture_output=True, text=True, check=check, timeout=120)
+def on_node(host, *argv, check=True):
+    """A command on the lab node playing this sample host."""
+    return subprocess.run(["podman", "exec", LAB_NODE[host], *argv], capture_output=True, text=True, check=check,
+                          timeout=120)
 
 
-def what_is_installed(node):
+def what_is_installed(host):
     """Installed packages among RUNTIME_PACKAGES and kube*, and which runtime commands exist."""
-    listed = on_node(node, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n").stdout.splitlines()
+    listed = on_node(host, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n").stdout.splitlines()
     packages = sorted(p.split()[0] for p in listed if p.split()[-1].startswith("ii")
                       and (p.split()[0] in RUNTIME_PACKAGES or p.startswith("kube")))
     commands = sorted(c for c in ("containerd", "runc", "ctr", "kubelet", "kubeadm", "kubectl")
-                      if on_node(node, "sh", "-c", f"command -v {c}", check=False).returncode == 0)
+                      if on_node(host, "sh", "-c", f"command -v {c}", check=False).returncode == 0)
     return {"packages": packages, "commands": commands}
+
+
+def map_sample(out, lab_inventory, bundle_dir, controller_dir, cp_vars):
+    """A copy of the sample inventory in ``out`` with the lab's addresses and paths (see the
+    module's docstring); ``cp_vars`` are added to the control-plane hosts. Returns the admin
+    cluster's shared endpoint."""
+    with open(lab_inventory, encoding="utf-8") as f:
+        lab = json.loads(f.read().split("\n", 1)[1])
+    lab_ip = {name: host["ansible_host"] for group in lab["all"]["children"].values()
+              for name, host in group.get("hosts", {}).items() if "ansible_host" in host}
+    endpoint = lab["all"]["vars"]["admin_cluster_control_plane_endpoint"]
+    shutil.copytree(SAMPLE, out)
+    with open(os.path.join(SAMPLE, "hosts.yml"), encoding="utf-8") as f:
+        sample = yaml.safe_load(f)
+    hosts = {name: host for group in _groups(sample["all"]) for name, host in (group.get("hosts") or {}).items()}
+    assert set(hosts) - {"acme", "globex"} <= set(LAB_NODE), "the sample's hosts changed: update LAB_NODE"
+    addresses = {host["ansible_host"]: lab_ip[LAB_NODE[name]] for name, host in hosts.items() if host}
+    subs = [(re.compile(r"/srv/kamaji/bundle/[^\s\"']+"), bundle_dir.rstrip("/")),
+            (re.compile(r"/srv/kamaji/"), controller_dir.rstrip("/") + "/"),
+            (re.compile(r"admin-api\.example\.internal:6443"), endpoint)]
+    subs += [(re.compile(r"(?<![\d.])" + re.escape(a) + r"(?![\d.])"), b) for a, b in addresses.items()]
+    for root, _dirs, files in os.walk(out):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            for pattern, repl in subs:
+                text = pattern.sub(repl.replace("\\", "\\\\"), text)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+    with open(os.path.join(out, "hosts.yml"), encoding="utf-8") as f:
+        mapped = yaml.safe_load(f)
+    # how the controller reaches the lab nodes (the sample leaves SSH settings to the site)
+    mapped["all"]["vars"] = {k: v for k, v in lab["all"]["vars"].items() if k.startswith("ansible_ssh")}
+    for group in _groups(mapped["all"]):
+        for name, host in (group.get("hosts") or {}).items():
+            if name in CONTROL_PLANE:
+                host.update(cp_vars)
+    with open(os.path.join(out, "hosts.yml"), "w", encoding="utf-8") as f:
+        yaml.safe_dump(mapped, f, sort_keys=False)
+    return endpoint
+
+
+def _groups(group):
+    yield group
+    for child in (group.get("children") or {}).values():
+        yield from _groups(child)
+
+
+def _groups(group):
+    yield group
+    for child in (group.get("children") or {}).values():
+        yield from _groups(child)
+
+
+def _lab_vars(lab_inventory):
+    with open(lab_inventory, encoding="utf-8") as f:
+        return json.loads(f.read().split("\n", 1)[1])
+
+
+def _serve_package_sources(tmp, lb):
+    """The kube packages repository and the Debian mirror, on the load balancer node; the
+    control-plane nodes get the mirror as their only Debian source. Returns the former's URL."""
+    repo = apt_repo.build(str(tmp / "apt"), KUBE_VERSION)
+    debian = apt_repo.debian(str(tmp / "debian"), ["containerd", "runc", "containernetworking-plugins"], CACHE)
+    for path, port in ((repo, 8080), (debian, 8081)):
+        subprocess.run(["podman", "cp", path, f"lab-admin-lb:/srv/repo-{port}"], check=True, capture_output=True)
+        subprocess.run(["podman", "exec", "-d", "lab-admin-lb", "python3", "-m", "http.server", str(port), "--directory",
+                        f"/srv/repo-{port}"], check=True, capture_output=True)
+    with open(os.path.join(debian, "Release.key"), encoding="utf-8") as f:
+        debian_key = f.read()
+    for host in CONTROL_PLANE:
+        on_node(host, "rm", "-f", "/etc/apt/sources.list")
+        for path, text in (("/etc/apt/keyrings/lab-debian.asc", debian_key),
+                           ("/etc/apt/sources.list.d/debian.list",
+                            f"deb [signed-by=/etc/apt/keyrings/lab-debian.asc] http://{lb}:8081/ /\n")):
+            subprocess.run(["podman", "exec", "-i", LAB_NODE[host], "sh", "-c", f"mkdir -p {os.path.dirname(path)} && "
+                            f"cat > {path}"], input=text, text=True, check=True, capture_output=True)
+    return f"http://{lb}:8080/"
 
 
 @pytest.fixture(scope="module")
 def site(lab, old_runtime_bundle, tmp_path_factory):
     """Deployed with the previous containerd release; test_containerd_version_bump_rolls... moves it."""
+    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=True)
+    lab_inventory = lab_up(**SIZES)
     tmp = tmp_path_factory.mktemp("site")
-    bundle_dir = old_runtime_bundle
-    old = {"kamaji_bundle_dir": bundle_dir, "containerd_version": versions.CONTAINERD_OLDER}
-    runs = {"before": {node: what_is_installed(node) for node in NODES}}
+    endpoint = _lab_vars(lab_inventory)["all"]["vars"]["admin_cluster_control_plane_endpoint"]
+    repository = _serve_package_sources(tmp, endpoint.rsplit(":", 1)[0])
+    cp_vars = {"containerd_source": "apt", "kube_packages_source": "apt", "kube_packages_apt_repository": repository}
+    inventory = str(tmp / "inventory")
+    controller = str(tmp / "controller")
+    map_sample(inventory, lab_inventory, old_runtime_bundle, controller, cp_vars)
+    admin = os.path.join(controller, "admin.conf")
+    tenants = os.path.join(controller, "tenants")
+    old = {"containerd_version": versions.CONTAINERD_OLDER}
+    hosts = [*CONTROL_PLANE, *BUNDLE_NODES]
+    runs = {"before": {host: what_is_installed(host) for host in hosts}}
     # check mode first, on machines with no admin cluster, tenant or joined worker yet
-    runs["check"] = run_playbook(SITE, tmp, old, inventory=lab, check=True)
+    runs["check"] = run_playbook(SITE, tmp, old, inventory=inventory, check=True)
     runs["after_check"] = {
-        "admin.conf on lab-admin-cp-0": subprocess.run(["podman", "exec", "lab-admin-cp-0", "test", "-e",
-                                                        "/etc/kubernetes/admin.conf"], check=False).returncode == 0,
-        "kubelet.conf on lab-tenant-worker-0": subprocess.run(["podman", "exec", "lab-tenant-worker-0", "test", "-e",
-                                                               "/etc/kubernetes/kubelet.conf"], check=False).returncode == 0,
-        "admin kubeconfig on the controller": os.path.exists(ADMIN),
-        "tenant kubeconfigs on the controller": sorted(os.listdir(TENANTS)) if os.path.isdir(TENANTS) else [],
+        "admin.conf on admin-cp-0": on_node("admin-cp-0", "test", "-e", "/etc/kubernetes/admin.conf",
+                                            check=False).returncode == 0,
+        "kubelet.conf on acme-worker-0": on_node("acme-worker-0", "test", "-e", "/etc/kubernetes/kubelet.conf",
+                                                 check=False).returncode == 0,
+        "admin kubeconfig on the controller": os.path.exists(admin),
+        "tenant kubeconfigs on the controller": sorted(os.listdir(tenants)) if os.path.isdir(tenants) else [],
     }
     for label in ("first", "second"):
         start = time.monotonic()
-        runs[label] = run_playbook(SITE, tmp, old, inventory=lab)
+        runs[label] = run_playbook(SITE, tmp, old, inventory=inventory)
         runs[label + "_seconds"] = time.monotonic() - start
         assert runs[label].rc == 0, runs[label].failed_tasks()
     # and check mode again on the deployed site: the preview of a re-run, nothing to change
-    runs["check_deployed"] = run_playbook(SITE, tmp, old, inventory=lab, check=True)
-    print(f"site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
-    return runs
+    runs["check_deployed"] = run_playbook(SITE, tmp, old, inventory=inventory, check=True)
+    print(f"the sample site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
+    yield {"runs": runs, "inventory": inventory, "lab_inventory": lab_inventory, "endpoint": endpoint, "admin": admin,
+           "tenants": tenants, "repository": repository, "controller": controller}
+    # the next tier run starts from the default lab: leave none of these nodes behind
+    if not KEEP:
+        subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
 
 
-def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
-    for node in NODES:
-        assert site["before"][node] == {"packages": [], "commands": []}, (node, site["before"][node])
-    with open(os.path.join(old_runtime_bundle, "manifest.json"), encoding="utf-8") as f:
-        files = json.load(f)["files"]
-    for node in NODES:
-        assert on_node(node, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD_OLDER
-        for path, rel in (("/usr/local/bin/containerd", "bin/containerd"), ("/usr/local/sbin/runc", "bin/runc"),
-                          ("/opt/cni/bin/bridge", "cni/bridge")):
-            assert on_node(node, "sha256sum", path).stdout.split()[0] == files[rel]["sha256"], (node, path)
-        assert "libseccomp" in on_node(node, "runc", "--version").stdout
-        # still no Debian package of the runtime or of Kubernetes: everything came from the bundle
-        assert what_is_installed(node)["packages"] == [], node
+def kubectl(conf, *args, check=True, timeout=120):
+    return subprocess.run([binary("kubectl"), "--kubeconfig", conf, "--request-timeout=10s", *args],
+                          capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def test_admin_cluster_nodes_are_ready(site):
-    nodes = json.loads(kubectl(ADMIN, "get", "nodes", "-o", "json").stdout)["items"]
-    assert sorted(n["metadata"]["name"] for n in nodes) == ["lab-admin-cp-0", "lab-admin-worker-0"]
-    for node in nodes:
-        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
-        assert ready["status"] == "True", (node["metadata"]["name"], ready)
+def _tenant_conf(site, tenant):
+    return os.path.join(site["tenants"], f"{tenant}.kubeconfig")
 
 
-def test_tenant_control_plane_pods_run_with_the_replicas_asked_for(site):
-    for tenant in ("tenant-a", "tenant-b"):
-        pods = json.loads(kubectl(ADMIN, "-n", f"tenant-{tenant}", "get", "pods", "-o", "json").stdout)["items"]
-        running = [p for p in pods if p["status"]["phase"] == "Running"
-                   and all(c["ready"] for c in p["status"]["containerStatuses"])]
-        assert len(running) == 2, [(p["metadata"]["name"], p["status"]["phase"]) for p in pods]
-        assert {c["name"] for c in running[0]["status"]["containerStatuses"]} == {
-            "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+def _ready(item):
+    return next(c for c in item["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
 
 
-def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
-    a, b = (os.path.join(TENANTS, f"{t}.kubeconfig") for t in ("tenant-a", "tenant-b"))
-    assert "kube-system" in kubectl(a, "get", "ns").stdout
-    kubectl(a, "delete", "configmap", "only-in-a", "--ignore-not-found")
-    kubectl(a, "create", "configmap", "only-in-a", "--from-literal=k=v")
-    assert kubectl(b, "get", "configmap", "only-in-a", check=False).returncode != 0
-    assert kubectl(a, "-n", "kube-public", "get", "configmap", "cluster-info").returncode == 0
+def _changed(res):
+    return {h: s["changed"] for h, s in res.stats.items() if s.get("changed")}
 
 
 def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
-    check = site["check"]
+    check = site["runs"]["check"]
     assert check.rc == 0, check.failed_tasks()
-    assert site["after_check"] == {"admin.conf on lab-admin-cp-0": False, "kubelet.conf on lab-tenant-worker-0": False,
-                                   "admin kubeconfig on the controller": False, "tenant kubeconfigs on the controller": []}
-    init = check.task("Check mode - the admin cluster does not exist yet", host="lab-admin-cp-0")
-    assert init["changed"] and init["msg"].startswith("kubeadm init on lab-admin-cp-0 would create the admin cluster")
-    tenant = check.task("Check mode - no admin cluster to create the tenant in yet", host="tenant-a")
-    assert tenant["changed"] and tenant["msg"].startswith("tenant tenant-a would be created"), tenant
-    worker = check.task("Check mode - the tenant does not exist yet", host="lab-tenant-worker-1")
-    assert worker["changed"] and worker["msg"].startswith("lab-tenant-worker-1 would join tenant tenant-b"), worker
-
-
-def test_check_mode_on_the_deployed_site_reports_no_change(site):
-    check = site["check_deployed"]
-    assert check.rc == 0, check.failed_tasks()
-    assert {h: s["changed"] for h, s in check.stats.items() if s.get("changed")} == {}
+    assert site["runs"]["after_check"] == {
+        "admin.conf on admin-cp-0": False, "kubelet.conf on acme-worker-0": False,
+        "admin kubeconfig on the controller": False, "tenant kubeconfigs on the controller": []}
+    init = check.task("Check mode - the admin cluster does not exist yet", host="admin-cp-0")
+    assert init["changed"] and init["msg"].startswith("kubeadm init on admin-cp-0 would create the admin cluster")
+    tenant = check.task("Check mode - no admin cluster to create the tenant in yet", host="acme")
+    assert tenant["changed"] and tenant["msg"].startswith("tenant acme would be created"), tenant
+    worker = check.task("Check mode - the tenant does not exist yet", host="globex-worker-0")
+    assert worker["changed"] and worker["msg"].startswith("globex-worker-0 would join tenant globex"), worker
 
 
 def test_second_site_run_changes_nothing(site):
-    changed = {h: s["changed"] for h, s in site["second"].stats.items() if s.get("changed")}
-    assert changed == {}
+    assert _changed(site["runs"]["second"]) == {}
 
 
-def _tenant_conf(tenant):
-    return os.path.join(TENANTS, f"{tenant}.kubeconfig")
+def test_check_mode_on_the_deployed_site_reports_no_change(site):
+    check = site["runs"]["check_deployed"]
+    assert check.rc == 0, check.failed_tasks()
+    assert _changed(check) == {}
 
 
-def test_each_tenant_worker_is_ready_in_its_own_tenant_only(site):
-    expected = {"tenant-a": "lab-tenant-worker-0", "tenant-b": "lab-tenant-worker-1"}
-    for tenant, worker in expected.items():
-        nodes = json.loads(kubectl(_tenant_conf(tenant), "get", "nodes", "-o", "json").stdout)["items"]
+def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
+    for host, before in site["runs"]["before"].items():
+        assert before == {"packages": [], "commands": []}, (host, before)
+    with open(os.path.join(old_runtime_bundle, "manifest.json"), encoding="utf-8") as f:
+        files = json.load(f)["files"]
+    for host in BUNDLE_NODES:
+        assert on_node(host, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD_OLDER
+        for path, rel in (("/usr/local/bin/containerd", "bin/containerd"), ("/usr/local/sbin/runc", "bin/runc"),
+                          ("/opt/cni/bin/bridge", "cni/bridge")):
+            assert on_node(host, "sha256sum", path).stdout.split()[0] == files[rel]["sha256"], (host, path)
+        assert "libseccomp" in on_node(host, "runc", "--version").stdout
+        # still no Debian package of the runtime or of Kubernetes: everything came from the bundle
+        assert what_is_installed(host)["packages"] == [], host
+        assert "path=/usr/local/bin/kubelet" in on_node(host, "systemctl", "show", "-p", "ExecStart", "kubelet").stdout
+
+
+def test_the_control_plane_nodes_run_debian_packages_and_the_kube_repository(site):
+    """The sample's control-plane nodes as the lab sets them: containerd from Debian's packages,
+    kubelet, kubeadm and kubectl from the package repository, pinned and held."""
+    want = f"{KUBE_VERSION.lstrip('v')}-1.1 hi"  # h: held, i: installed
+    runtimes = {item["metadata"]["name"]: item["status"]["nodeInfo"]["containerRuntimeVersion"]
+                for item in json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]}
+    for host in CONTROL_PLANE:
+        assert runtimes[host].startswith("containerd://1.6."), runtimes
+        out = on_node(host, "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n",
+                      "containerd", "runc", "containernetworking-plugins").stdout
+        assert sorted(line.split()[0] for line in out.splitlines() if line.split()[-1] == "ii") == [
+            "containerd", "containernetworking-plugins", "runc"], (host, out)
+        # nothing of the bundle's runtime on these nodes
+        assert on_node(host, "test", "-e", "/usr/local/bin/containerd", check=False).returncode != 0, host
+        out = on_node(host, "dpkg-query", "-W", "-f", "${Package} ${Version} ${db:Status-Abbrev}\n",
+                      "kubelet", "kubeadm", "kubectl").stdout
+        assert sorted(line.strip() for line in out.splitlines()) == [f"{p} {want}" for p in ("kubeadm", "kubectl", "kubelet")], out
+        unit = on_node(host, "systemctl", "show", "-p", "ExecStart", "kubelet").stdout
+        assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (host, unit)
+        sources = on_node(host, "cat", "/etc/apt/sources.list.d/kamaji-kubernetes.list").stdout
+        assert sources == f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {site['repository']} /\n"
+
+
+def test_admin_nodes_ready_under_their_inventory_names_behind_the_shared_endpoint(site):
+    nodes = json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]
+    # node names are the inventory's, not the machines' hostnames
+    assert sorted(n["metadata"]["name"] for n in nodes) == sorted([*CONTROL_PLANE, *WORKERS])
+    assert all(_ready(n) for n in nodes), [(n["metadata"]["name"], n["status"]["conditions"]) for n in nodes]
+    assert on_node("admin-cp-0", "hostname").stdout.strip() == "lab-admin-cp-0"
+    etcd = json.loads(kubectl(site["admin"], "-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o",
+                              "json").stdout)
+    assert sorted(p["spec"]["nodeName"] for p in etcd["items"]) == CONTROL_PLANE
+    with open(site["admin"], encoding="utf-8") as f:
+        assert yaml.safe_load(f)["clusters"][0]["cluster"]["server"] == f"https://{site['endpoint']}"
+
+
+def test_the_sample_tenants_run_as_specified(site):
+    for tenant, replicas in (("acme", 2), ("globex", 3)):
+        deploy = json.loads(kubectl(site["admin"], "-n", f"tenant-{tenant}", "get", "deployment", "kube-control-plane",
+                                    "-o", "json").stdout)
+        assert deploy["status"].get("readyReplicas") == replicas, (tenant, deploy["status"])
+        pods = json.loads(kubectl(site["admin"], "-n", f"tenant-{tenant}", "get", "pods", "-o", "json").stdout)["items"]
+        assert {c["name"] for c in pods[0]["status"]["containerStatuses"]} == {
+            "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+        # on the admin workers only (the sample's node selector, the label the admin play sets)
+        assert {p["spec"]["nodeName"] for p in pods} <= set(WORKERS), [p["spec"]["nodeName"] for p in pods]
+        assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
+    # globex's spec: its extra apiserver flag, its version, its memory request, its extra SAN
+    pod = json.loads(kubectl(site["admin"], "-n", "tenant-globex", "get", "pods", "-o", "json").stdout)["items"][0]
+    apiserver = next(c for c in pod["spec"]["containers"] if c["name"] == "kube-apiserver")
+    assert "--audit-log-maxage=7" in apiserver.get("command", []) + apiserver.get("args", []), apiserver
+    assert apiserver["image"].endswith(":v1.37.2"), apiserver["image"]
+    assert apiserver["resources"]["requests"]["memory"] == "512Mi"
+    with open(_tenant_conf(site, "globex"), encoding="utf-8") as f:
+        host, port = yaml.safe_load(f)["clusters"][0]["cluster"]["server"].removeprefix("https://").rsplit(":", 1)
+    assert port == "31444"
+    pem = ssl.get_server_certificate((host, int(port)), timeout=10)
+    sans = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem, capture_output=True,
+                          text=True, check=True).stdout
+    assert "DNS:globex.k8s.example.com" in sans, sans
+
+
+def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
+    a, b = (_tenant_conf(site, t) for t in ("acme", "globex"))
+    assert "kube-system" in kubectl(a, "get", "ns").stdout
+    kubectl(a, "delete", "configmap", "only-in-acme", "--ignore-not-found")
+    kubectl(a, "create", "configmap", "only-in-acme", "--from-literal=k=v")
+    assert kubectl(b, "get", "configmap", "only-in-acme", check=False).returncode != 0
+    assert kubectl(a, "-n", "kube-public", "get", "configmap", "cluster-info").returncode == 0
+
+
+def test_each_tenant_worker_is_ready_in_its_own_tenant_only_under_its_inventory_name(site):
+    for tenant, worker in TENANT_WORKERS.items():
+        nodes = json.loads(kubectl(_tenant_conf(site, tenant), "get", "nodes", "-o", "json").stdout)["items"]
         assert [n["metadata"]["name"] for n in nodes] == [worker]
-        ready = next(c for c in nodes[0]["status"]["conditions"] if c["type"] == "Ready")
-        assert ready["status"] == "True", ready
+        assert _ready(nodes[0]), nodes[0]["status"]["conditions"]
 
 
 def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
-    conf = _tenant_conf("tenant-a")
+    conf = _tenant_conf(site, "acme")
     kubectl(conf, "delete", "pod", "probe", "--ignore-not-found", "--wait=true")
     kubectl(conf, "run", "probe", "--image=registry.k8s.io/etcd:" + versions.ETCD_IMAGE_TAG, "--image-pull-policy=Never",
             "--command", "--", "etcd", "--data-dir=/tmp/etcd")
-    kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s")
+    kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s", timeout=150)
     assert "etcd" in kubectl(conf, "logs", "probe").stdout
     assert "etcd Version" in kubectl(conf, "exec", "probe", "--", "etcd", "--version").stdout
 
@@ -212,70 +389,73 @@ class TenantPoller(threading.Thread):
 
 
 def test_deleting_a_tenant_control_plane_pod_fails_no_read(site, tmp_path):
-    ns = "tenant-tenant-a"
-    pods = json.loads(kubectl(ADMIN, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+    ns = "tenant-acme"
+    pods = json.loads(kubectl(site["admin"], "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
     assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
-    poller = TenantPoller(_tenant_conf("tenant-a"), tmp_path)
+    poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
     poller.start()
     try:
         time.sleep(2)
-        kubectl(ADMIN, "-n", ns, "delete", "pod", pods[0]["metadata"]["name"], "--wait=true", "--timeout=90s")
-        kubectl(ADMIN, "-n", ns, "rollout", "status", "deployment/kube-control-plane", "--timeout=120s")
+        kubectl(site["admin"], "-n", ns, "delete", "pod", pods[0]["metadata"]["name"], "--wait=true", "--timeout=90s",
+                timeout=120)
+        kubectl(site["admin"], "-n", ns, "rollout", "status", "deployment/kube-control-plane", "--timeout=120s",
+                timeout=150)
         time.sleep(2)
     finally:
         poller.stop()
     print(f"pod deletion: {poller.ok} reads served, {len(poller.failed)} failed")
     assert poller.failed == []
     assert poller.ok > 50
-    after = json.loads(kubectl(ADMIN, "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+    after = json.loads(kubectl(site["admin"], "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
     names = {p["metadata"]["name"] for p in after if all(c["ready"] for c in p["status"].get("containerStatuses", []))}
     assert len(names) == 2 and pods[0]["metadata"]["name"] not in names, names
 
 
 def _etcd_member(action):
-    subprocess.run(["podman", "exec", "lab-etcd-0", "systemctl", action, "etcd"], check=True, timeout=120)
+    on_node("etcd-0", "systemctl", action, "etcd")
 
 
-def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_created(site, lab, bundle_dir, tmp_path):
-    admin_worker = json.loads(kubectl(ADMIN, "get", "node", "lab-admin-worker-0", "-o", "json").stdout)
-    address = next(a["address"] for a in admin_worker["status"]["addresses"] if a["type"] == "InternalIP")
-    extra = tmp_path / "tenant-c.yml"
-    extra.write_text(json.dumps({"tenants": {"hosts": {"tenant-c": {"tenant": {
+def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_created(site, bundle_dir, tmp_path):
+    worker = json.loads(kubectl(site["admin"], "get", "node", "admin-worker-0", "-o", "json").stdout)
+    address = next(a["address"] for a in worker["status"]["addresses"] if a["type"] == "InternalIP")
+    extra = tmp_path / "initech.yml"
+    extra.write_text(json.dumps({"tenants": {"hosts": {"initech": {"tenant": {
         "endpoint": {"address": address, "port": 31445}, "replicas": 1}}}}}))
     _etcd_member("stop")
     try:
-        for tenant in ("tenant-a", "tenant-b"):
-            conf = _tenant_conf(tenant)
+        for tenant in TENANT_WORKERS:
+            conf = _tenant_conf(site, tenant)
             kubectl(conf, "delete", "configmap", "written-with-a-member-down", "--ignore-not-found")
             kubectl(conf, "create", "configmap", "written-with-a-member-down", "--from-literal=k=v")
             assert "written-with-a-member-down" in kubectl(conf, "get", "configmap", "-o", "name").stdout
-        third = run_playbook(os.path.join(REPO, "playbooks", "tenants.yml"), tmp_path,
-                             {"kamaji_bundle_dir": bundle_dir}, inventory=lab, args=("-i", str(extra)))
+        third = run_playbook(os.path.join(REPO, "playbooks", "tenants.yml"), tmp_path, {"kamaji_bundle_dir": bundle_dir},
+                             inventory=site["inventory"], args=("-i", str(extra)))
         assert third.rc == 0, third.failed_tasks()
-        assert kubectl(_tenant_conf("tenant-c"), "get", "--raw", "/readyz").stdout == "ok"
-        assert "kube-system" in kubectl(_tenant_conf("tenant-c"), "get", "ns").stdout
+        assert kubectl(_tenant_conf(site, "initech"), "get", "--raw", "/readyz").stdout == "ok"
+        assert "kube-system" in kubectl(_tenant_conf(site, "initech"), "get", "ns").stdout
     finally:
         _etcd_member("start")
 
 
-def _containerd_started(node):
+def _containerd_started(host):
     """When this node's containerd last started (UTC wall clock, microseconds)."""
     from datetime import datetime
 
-    out = on_node(node, "systemctl", "show", "containerd", "-p", "ActiveEnterTimestamp", "--timestamp=us+utc").stdout
+    out = on_node(host, "systemctl", "show", "containerd", "-p", "ActiveEnterTimestamp", "--timestamp=us+utc").stdout
     return datetime.strptime(out.strip().split("=", 1)[1], "%a %Y-%m-%d %H:%M:%S.%f %Z")
 
 
-def test_containerd_version_bump_rolls_one_node_at_a_time(site, lab, bundle_dir, tmp_path):
+def test_containerd_version_bump_rolls_one_node_at_a_time(site, bundle_dir, tmp_path):
     """The inventory's containerd version moves to the current release (the bundle's): each running
-    node's containerd restarts in turn, the next one only once the previous node is Ready with it."""
+    node with the bundle's runtime restarts its containerd in turn, the next one only once the
+    previous node is Ready with it; the control-plane nodes (Debian's containerd) are left alone."""
     from datetime import datetime
 
-    started = {node: _containerd_started(node) for node in NODES}
+    started = {host: _containerd_started(host) for host in [*CONTROL_PLANE, *BUNDLE_NODES]}
     # the two plays of the site that own nodes (etcd and the tenants play have no containerd)
     nodes_plays = [{"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", name)}
                    for name in ("admin_cluster.yml", "tenant_workers.yml")]
-    bump = run_playbook(nodes_plays, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=lab)
+    bump = run_playbook(nodes_plays, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"])
     assert bump.rc == 0, bump.failed_tasks()
     # the roll plays, one batch (play) per node: when its containerd restarted, when it was Ready again
     turns = []
@@ -288,44 +468,108 @@ def test_containerd_version_bump_rolls_one_node_at_a_time(site, lab, bundle_dir,
                         and not result.get("skipped"):
                     end = datetime.fromisoformat(task["task"]["duration"]["end"].rstrip("Z"))
                     turns.append((host, end))
-    assert sorted(turn[0] for turn in turns) == sorted(NODES), turns
-    restarted = {node: _containerd_started(node) for node in NODES}
-    for node in NODES:
-        assert restarted[node] > started[node], node
-        assert on_node(node, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD
+    assert sorted(turn[0] for turn in turns) == sorted(BUNDLE_NODES), turns
+    restarted = {host: _containerd_started(host) for host in started}
+    for host in BUNDLE_NODES:
+        assert restarted[host] > started[host], host
+        assert on_node(host, "containerd", "--version").stdout.split()[-1] == versions.CONTAINERD
+    for host in CONTROL_PLANE:
+        assert restarted[host] == started[host], host
     # within each play's hosts, in the order they were rolled: the next restart after the previous Ready
     for (prev, ready), (nxt, _started) in itertools.pairwise(turns):
         assert restarted[nxt] > ready, f"{nxt} restarted at {restarted[nxt]} before {prev} was Ready ({ready})"
-    for conf, nodes in ((ADMIN, NODES[:2]), (_tenant_conf("tenant-a"), NODES[2:3]), (_tenant_conf("tenant-b"), NODES[3:])):
+    for conf, hosts in ((site["admin"], WORKERS), *((_tenant_conf(site, t), [w]) for t, w in TENANT_WORKERS.items())):
         for item in json.loads(kubectl(conf, "get", "nodes", "-o", "json").stdout)["items"]:
-            if item["metadata"]["name"] in nodes:
+            if item["metadata"]["name"] in hosts:
                 assert item["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://" + versions.CONTAINERD.lstrip("v")
-                assert next(c for c in item["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+                assert _ready(item)
     # the tenants kept serving
-    for tenant in ("tenant-a", "tenant-b"):
-        assert kubectl(_tenant_conf(tenant), "get", "--raw", "/readyz").stdout == "ok"
+    for tenant in TENANT_WORKERS:
+        assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
     # nothing left to roll: the preview of a re-run on the tenant workers changes nothing (the
     # admin nodes' is the next test's, on the admin cluster play)
     again = run_playbook(os.path.join(REPO, "playbooks", "tenant_workers.yml"), tmp_path,
-                         {"kamaji_bundle_dir": bundle_dir}, inventory=lab, check=True)
-    assert again.rc == 0 and {h: s["changed"] for h, s in again.stats.items() if s.get("changed")} == {}
+                         {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"], check=True)
+    assert again.rc == 0 and _changed(again) == {}
 
 
 def test_check_mode_with_a_new_admin_worker_names_it_and_joins_nothing(site, bundle_dir, tmp_path):
-    """Runs last: a new machine in admin_workers, previewed on the deployed admin cluster."""
-    inventory = lab_up(admin_workers=2)
+    """A new machine in admin_workers, previewed on the deployed admin cluster."""
+    lab_inventory = lab_up(**{**SIZES, "admin_workers": 3})
     try:
+        address = _lab_vars(lab_inventory)["all"]["children"]["admin_workers"]["hosts"]["lab-admin-worker-2"]["ansible_host"]
+        inventory = tmp_path / "inventory"
+        shutil.copytree(site["inventory"], inventory)
+        with open(inventory / "hosts.yml", encoding="utf-8") as f:
+            hosts = yaml.safe_load(f)
+        hosts["all"]["children"]["admin_cluster"]["children"]["admin_workers"]["hosts"]["admin-worker-2"] = {
+            "ansible_host": address}
+        (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
         check = run_playbook(os.path.join(REPO, "playbooks", "admin_cluster.yml"), tmp_path,
-                             {"kamaji_bundle_dir": bundle_dir}, inventory=inventory, check=True)
+                             {"kamaji_bundle_dir": bundle_dir}, inventory=str(inventory), check=True)
         assert check.rc == 0, check.failed_tasks()
-        preview = check.task("Check mode - nodes that would join the admin cluster", host="lab-admin-cp-0")
-        assert preview["changed"] and preview["msg"] == "lab-admin-worker-1 would join the admin cluster", preview
-        joined = subprocess.run(["podman", "exec", "lab-admin-worker-1", "test", "-e", "/etc/kubernetes/kubelet.conf"],
-                                check=False).returncode == 0
-        assert not joined
-        names = [n["metadata"]["name"] for n in json.loads(kubectl(ADMIN, "get", "nodes", "-o", "json").stdout)["items"]]
-        assert sorted(names) == ["lab-admin-cp-0", "lab-admin-worker-0"]
-        assert {h: s["changed"] for h, s in check.stats.items() if s.get("changed")}.keys() <= {
-            "lab-admin-cp-0", "lab-admin-worker-1"}
+        preview = check.task("Check mode - nodes that would join the admin cluster", host="admin-cp-0")
+        assert preview["changed"] and preview["msg"] == "admin-worker-2 would join the admin cluster", preview
+        assert on_node("admin-worker-2", "test", "-e", "/etc/kubernetes/kubelet.conf", check=False).returncode != 0
+        names = [n["metadata"]["name"] for n in json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]]
+        assert sorted(names) == sorted([*CONTROL_PLANE, *WORKERS])
+        assert _changed(check).keys() <= {"admin-cp-0", "admin-worker-2"}
     finally:
-        lab_up()
+        lab_up(**SIZES)
+
+
+def test_another_endpoint_fails_naming_the_variable(site, bundle_dir, tmp_path):
+    res = run_playbook(os.path.join(REPO, "playbooks", "admin_cluster.yml"), tmp_path,
+                       {"kamaji_bundle_dir": bundle_dir, "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
+                       inventory=site["inventory"])
+    assert res.rc != 0
+    msg = res.task("The cluster serves on the configured shared endpoint (kubeadm fixes it at init)",
+                   host="admin-cp-0")["msg"]
+    assert msg.startswith("admin_cluster_control_plane_endpoint: the admin cluster was initialised with the endpoint "
+                          f"https://{site['endpoint']}, not 10.255.0.1:6443"), msg
+
+
+def test_admin_api_survives_the_first_control_plane_node_stopping(site):
+    subprocess.run(["podman", "stop", "-t", "5", LAB_NODE["admin-cp-0"]], check=True, capture_output=True)
+    try:
+        # haproxy drops the stopped server after two failed checks 1 s apart; bounded wait
+        deadline = time.monotonic() + 60
+        while True:
+            got = kubectl(site["admin"], "create", "configmap", "written-with-cp-0-down", "-n", "default", check=False)
+            if got.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert got.returncode == 0, got.stderr
+        reads = [kubectl(site["admin"], "get", "configmap", "-n", "default", check=False) for _read in range(5)]
+        assert all("written-with-cp-0-down" in r.stdout for r in reads), [r.stderr for r in reads]  # each one served
+    finally:
+        subprocess.run(["podman", "start", LAB_NODE["admin-cp-0"]], check=False, capture_output=True)
+
+
+def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
+    """Runs last. The bridge network's routes to the other nodes' pod CIDRs are applied at boot
+    (a container restart starts a new network namespace: no route survives it by itself), and
+    the lab node comes back with its fixed address, so the kubelet is Ready."""
+    nodes = json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]
+    cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in nodes}
+    host = "admin-worker-0"
+    node = LAB_NODE[host]
+
+    def address():
+        out = subprocess.run(["podman", "inspect", node, "--format", "{{json .NetworkSettings.Networks}}"],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)["kamaji-lab"]["IPAddress"]
+
+    before = address()
+    subprocess.run(["podman", "restart", "-t", "10", node], check=True, capture_output=True, timeout=120)
+    booted = wait_booted(node)
+    assert booted in ("running", "degraded"), booted
+    unit = on_node(host, "systemctl", "is-active", "kamaji-pod-routes", check=False).stdout.strip()
+    routes = on_node(host, "ip", "-4", "route", "show").stdout
+    assert unit == "active", unit
+    for cp in CONTROL_PLANE:
+        assert f"{cidrs[cp]} via " in routes, (cp, cidrs[cp], routes)
+    assert address() == before
+    ready = kubectl(site["admin"], "wait", "--for=condition=Ready", f"node/{host}", "--timeout=120s", check=False,
+                    timeout=150)
+    assert ready.returncode == 0, ready.stderr

@@ -38,6 +38,8 @@ class PlayResult:
                 for host, r in task["hosts"].items():
                     if r.get("failed") or r.get("unreachable"):
                         out.append("%s | %s | %s" % (task["task"]["name"], host, str(r.get("msg"))[:2000]))
+                        if r.get("stderr"):  # a command's own words say more than "non-zero return code"
+                            out.append("    stderr: %s" % r["stderr"][-2000:])
                         for item in r.get("results") or []:
                             if isinstance(item, dict) and item.get("failed"):
                                 out.append("    item %s: %s" % (str(item.get("item"))[:200], str(item.get("msg"))[:1500]))
