@@ -95,8 +95,11 @@ test-integration: deps collections binaries
 test-e2e: deps collections binaries
 	@$(TIER) e2e
 
+# A lab left running (by `make lab` or an interrupted run) is removed first: the e2e tier
+# would replace it anyway, and its nodes would slow the tiers before it.
 test: deps collections binaries
 	@rm -rf $(BUILD)/results
+	@$(VENV)/bin/python tools/lab/lab.py destroy
 	@rc=0; for t in static unit integration e2e; do $(TIER) $$t || rc=1; done; \
 	$(TIER) --summary; exit $$rc
 
