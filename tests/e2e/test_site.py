@@ -81,8 +81,7 @@ def map_sample(out, lab_inventory, bundle_dir, controller_dir, cp_vars):
     """A copy of the sample inventory in ``out`` with the lab's addresses and paths (see the
     module's docstring); ``cp_vars`` are added to the control-plane hosts. Returns the admin
     cluster's shared endpoint."""
-    with open(lab_inventory, encoding="utf-8") as f:
-        lab = json.loads(f.read().split("\n", 1)[1])
+    lab = _lab_vars(lab_inventory)
     lab_ip = {name: host["ansible_host"] for group in lab["all"]["children"].values()
               for name, host in group.get("hosts", {}).items() if "ansible_host" in host}
     endpoint = lab["all"]["vars"]["admin_cluster_control_plane_endpoint"]
