@@ -68,6 +68,28 @@ options:
     description: Versions of components taken from distribution packages (O(state=present)).
     type: dict
     default: {}
+  kubernetes:
+    description:
+      - Every Kubernetes version the bundle holds, to the directory (relative to O(path)) of its
+        node binaries (O(state=present)); the primary version (C(versions.kubernetes)) is in C(bin).
+      - With O(state=verified), C(versions.kubernetes) may be any of these versions.
+    type: dict
+    default: {}
+  kubernetes_versions:
+    description:
+      - With O(state=verified), Kubernetes versions the bundle must hold (besides C(versions.kubernetes)),
+        for example every version the nodes of a play run.
+    type: list
+    elements: str
+    default: []
+  kubernetes_binaries:
+    description:
+      - With O(state=verified), node binaries (C(kubelet), C(kubeadm), C(kubectl)) of each Kubernetes
+        version asked for (C(versions.kubernetes) and O(kubernetes_versions)) that the bundle must hold,
+        intact; their paths are returned as RV(kubernetes_files).
+    type: list
+    elements: str
+    default: []
 attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
@@ -97,6 +119,15 @@ EXAMPLES = r"""
       kubernetes: v1.37.2
     require: [bin/kubelet, bin/kubeadm, bin/kubectl]
     require_images: [registry.k8s.io/pause:3.10.2]
+
+- name: The bundle holds the node binaries of an older release too (their paths are returned)
+  kamaji.core.bundle_manifest:
+    path: "{{ kube_packages_bundle_dir }}"
+    state: verified
+    variable: kube_packages_bundle_dir
+    kubernetes_versions: [v1.37.2, v1.36.3]
+    kubernetes_binaries: [kubelet, kubeadm, kubectl]
+  register: kube_bundle   # kube_bundle.kubernetes_files['v1.36.3'].kubelet
 """
 
 RETURN = r"""
@@ -109,6 +140,13 @@ problems:
   returned: when verified
   type: list
   elements: str
+kubernetes_files:
+  description:
+    - With O(state=verified), each Kubernetes version asked for, to each of O(kubernetes_binaries) and its path
+      relative to O(path).
+  returned: when verified
+  type: dict
+  sample: {v1.36.3: {kubelet: kubernetes/v1.36.3/bin/kubelet}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -124,6 +162,9 @@ def main() -> None:
             versions=dict(type="dict", default={}),
             images=dict(type="dict", default={}),
             packages=dict(type="dict", default={}),
+            kubernetes=dict(type="dict", default={}),
+            kubernetes_versions=dict(type="list", elements="str", default=[]),
+            kubernetes_binaries=dict(type="list", elements="str", default=[]),
             require=dict(type="list", elements="str", default=[]),
             require_images=dict(type="list", elements="str", default=[]),
             variable=dict(type="str", default="path"),
@@ -133,14 +174,19 @@ def main() -> None:
     p = module.params
     try:
         if p["state"] == "verified":
-            manifest = bundle.check(p["path"], p["variable"], p["require"], p["require_images"], p["versions"])
+            manifest = bundle.check(p["path"], p["variable"], p["require"], p["require_images"], p["versions"],
+                                    p["kubernetes_binaries"], p["kubernetes_versions"])
             # nothing named: every file of the manifest is checked
-            problems = [] if p["require"] or p["require_images"] else bundle.verify(p["path"], manifest)
+            named = p["require"] or p["require_images"] or p["kubernetes_binaries"]
+            problems = [] if named else bundle.verify(p["path"], manifest)
             if problems:
                 module.fail_json(msg="offline bundle %s is corrupted: %s" % (p["path"], "; ".join(problems)),
                                  problems=problems, manifest=manifest)
-            module.exit_json(changed=False, manifest=manifest, problems=[])
-        changed, before, after = bundle.write(p["path"], p["versions"], p["images"], p["packages"], module.check_mode)
+            asked = [v for v in [p["versions"].get("kubernetes") or ""] + p["kubernetes_versions"] if v]
+            files = {v: bundle.kubernetes_files(manifest, v, p["kubernetes_binaries"]) for v in asked}
+            module.exit_json(changed=False, manifest=manifest, problems=[], kubernetes_files=files)
+        changed, before, after = bundle.write(p["path"], p["versions"], p["images"], p["packages"], module.check_mode,
+                                              p["kubernetes"])
     except bundle.BundleError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

@@ -54,6 +54,8 @@ LAB_NODE = {
 CONTROL_PLANE = ["admin-cp-0", "admin-cp-1", "admin-cp-2"]
 WORKERS = ["admin-worker-0", "admin-worker-1"]
 TENANT_WORKERS = {"acme": "acme-worker-0", "globex": "globex-worker-0"}
+# the sample's tenant versions (acme: the previous minor, which the e2e bundles hold too)
+TENANT_VERSIONS = {"acme": versions.KUBERNETES_OLDER[0], "globex": versions.KUBERNETES}
 # the nodes that run the bundle's runtime (the control-plane nodes run Debian's)
 BUNDLE_NODES = [*WORKERS, *TENANT_WORKERS.values()]
 # what the roles install on bare nodes: Debian packages and the binaries of the bundle
@@ -330,6 +332,23 @@ def test_each_tenant_worker_is_ready_in_its_own_tenant_only_under_its_inventory_
         nodes = json.loads(kubectl(_tenant_conf(site, tenant), "get", "nodes", "-o", "json").stdout)["items"]
         assert [n["metadata"]["name"] for n in nodes] == [worker]
         assert _ready(nodes[0]), nodes[0]["status"]["conditions"]
+
+
+def test_each_tenant_worker_runs_its_tenants_release(site):
+    """acme runs the previous minor: its worker's kubelet, kubeadm and kube-proxy are that release,
+    taken from the bundle's older release; globex's worker runs the newest."""
+    assert TENANT_VERSIONS["acme"] != TENANT_VERSIONS["globex"]
+    for tenant, worker in TENANT_WORKERS.items():
+        want = TENANT_VERSIONS[tenant]
+        conf = _tenant_conf(site, tenant)
+        node = json.loads(kubectl(conf, "get", "node", worker, "-o", "json").stdout)
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == want, (tenant, node["status"]["nodeInfo"])
+        assert want in on_node(worker, "kubeadm", "version", "-o", "short").stdout
+        proxies = json.loads(kubectl(conf, "-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-proxy", "-o",
+                                     "json").stdout)["items"]
+        assert [p["spec"]["containers"][0]["image"].rsplit(":", 1)[-1] for p in proxies] == [want], tenant
+        assert all(c["ready"] for p in proxies for c in p["status"]["containerStatuses"]), tenant
+        assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == want
 
 
 def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):

@@ -136,17 +136,21 @@ def mirror(bundle, tmp_path):
     """The release layout of dl.k8s.io and the etcd/CoreDNS release pages, served on loopback."""
     root = tmp_path / "mirror"
     src = os.path.join(bundle["dir"], "bin")
+    # the newest release, and the previous minor's laid out the same way (same bytes: this is a
+    # test of the bundle's layout and checksums, not of what those binaries are)
+    for version in (KUBE_VERSION, versions.KUBERNETES_OLDER[0]):
+        kube = root / "kube" / version / "bin" / "linux" / "amd64"
+        kube.mkdir(parents=True)
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kubeadm",
+                     "kube-proxy"):
+            os.link(os.path.join(src, name), kube / name) if os.stat(src).st_dev == os.stat(kube).st_dev else \
+                shutil.copy(os.path.join(src, name), kube / name)
+            with open(kube / name, "rb") as f:
+                (kube / f"{name}.sha256").write_text(hashlib.sha256(f.read()).hexdigest())
     kube = root / "kube" / KUBE_VERSION / "bin" / "linux" / "amd64"
-    kube.mkdir(parents=True)
-    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kubeadm",
-                 "kube-proxy"):
-        os.link(os.path.join(src, name), kube / name) if os.stat(src).st_dev == os.stat(kube).st_dev else \
-            shutil.copy(os.path.join(src, name), kube / name)
-        with open(kube / name, "rb") as f:
-            (kube / f"{name}.sha256").write_text(hashlib.sha256(f.read()).hexdigest())
     with open(os.path.join(bundle["dir"], "manifest.json"), encoding="utf-8") as f:
-        versions = json.load(f)["versions"]
-    ev, cv = versions["etcd"], versions["coredns"]
+        held = json.load(f)["versions"]
+    ev, cv = held["etcd"], held["coredns"]
     etcd_dir = root / "etcd" / ev
     etcd_dir.mkdir(parents=True)
     archive = f"etcd-{ev}-linux-amd64.tar.gz"
@@ -163,7 +167,7 @@ def mirror(bundle, tmp_path):
     with open(core_dir / carchive, "rb") as f:
         (core_dir / f"{carchive}.sha256").write_text(f"{hashlib.sha256(f.read()).hexdigest()}  {carchive}\n")
     # the container runtime, laid out as the containerd, runc and CNI plugins release pages
-    rv = {k: versions[k] for k in ("containerd", "runc", "cni_plugins")}
+    rv = {k: held[k] for k in ("containerd", "runc", "cni_plugins")}
     ctd_dir = root / "containerd" / rv["containerd"]
     ctd_dir.mkdir(parents=True)
     ctd = f"containerd-{rv['containerd'][1:]}-linux-amd64.tar.gz"
@@ -223,12 +227,54 @@ def test_download_mode_from_a_mirror(mirror, tmp_path):
     assert again.rc == 0 and again.changed() == 0
 
 
+def test_a_bundle_of_two_releases_gives_each_node_its_release(mirror, tmp_path):
+    """offline_bundle_kube_older_versions: the previous minor's binaries beside the newest's, listed in
+    the manifest; the kube_packages role's bundle check finds each release's kubelet where it is
+    and refuses a release the bundle does not hold, naming it."""
+    older = versions.KUBERNETES_OLDER[0]
+    ev = dict(_download_vars(mirror, tmp_path), offline_bundle_kube_older_versions=[older])
+    del ev["offline_bundle_dir"]  # the default: keyed by both releases
+    res = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert res.rc == 0, res.failed_tasks()
+    bundle_dir = tmp_path / "cache" / "bundle" / f"{KUBE_VERSION}+{older}-etcd-{versions.ETCD}"
+    manifest = json.loads((bundle_dir / "manifest.json").read_text())
+    assert manifest["kubernetes"] == {KUBE_VERSION: "bin", older: f"kubernetes/{older}/bin"}
+    assert manifest["versions"]["kubernetes"] == KUBE_VERSION and manifest["versions"]["kubernetes_older"] == [older]
+    for name in ("kubelet", "kubeadm", "kubectl", "kube-apiserver", "kube-proxy"):
+        assert f"kubernetes/{older}/bin/{name}" in manifest["files"], name
+    assert run_playbook(PLAYBOOK, tmp_path, ev).changed() == 0
+    check = {"kamaji.core.bundle_manifest": {
+        "path": str(bundle_dir), "state": "verified", "variable": "kube_packages_bundle_dir",
+        "kubernetes_versions": [older, KUBE_VERSION], "kubernetes_binaries": ["kubelet", "kubeadm", "kubectl"]}}
+    ok = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [dict(check, name="check")]}], tmp_path)
+    assert ok.rc == 0, ok.failed_tasks()
+    assert ok.task("check")["kubernetes_files"][older]["kubelet"] == f"kubernetes/{older}/bin/kubelet"
+    assert ok.task("check")["kubernetes_files"][KUBE_VERSION]["kubelet"] == "bin/kubelet"
+    oldest = versions.KUBERNETES_OLDER[-1]
+    check["kamaji.core.bundle_manifest"]["kubernetes_versions"] = [oldest]
+    bad = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [dict(check, name="check")]}], tmp_path)
+    assert bad.rc != 0
+    assert bad.task("check")["msg"].startswith(
+        f"kube_packages_bundle_dir: the bundle {bundle_dir} holds kubernetes {KUBE_VERSION} and {older}, the inventory "
+        f"wants kubernetes {oldest}; rebuild it"), bad.task("check")["msg"]
+
+
+def test_an_older_release_that_is_not_older_is_refused_before_anything_is_built(mirror, tmp_path):
+    ev = dict(_download_vars(mirror, tmp_path), offline_bundle_kube_older_versions=[KUBE_VERSION])
+    res = run_playbook(PLAYBOOK, tmp_path, ev)
+    assert res.rc != 0
+    assert res.task("The older Kubernetes releases are older than offline_bundle_kube_version")["msg"] == (
+        f"offline_bundle_kube_older_versions: {KUBE_VERSION} not older than offline_bundle_kube_version {KUBE_VERSION}; "
+        "list only older releases there (the newest is offline_bundle_kube_version)")
+    assert not (tmp_path / "dl-bundle").exists()
+
+
 def test_download_mode_refuses_a_corrupted_download(mirror, tmp_path):
     (mirror["kube_dir"] / "kubeadm.sha256").write_text("0" * 64)
     ev = _download_vars(mirror, tmp_path)
     res = run_playbook(PLAYBOOK, tmp_path, ev)
     assert res.rc != 0
-    failed = res.task("Download the Kubernetes binaries (checksum verified)")
+    failed = res.task("Download the Kubernetes binaries of every release of the bundle (checksum verified)")
     text = json.dumps(failed)
     assert "kubeadm" in text and "checksum" in text.lower()
     assert not (tmp_path / "dl-bundle" / "bin" / "kubeadm").exists()

@@ -96,3 +96,64 @@ def test_a_corrupted_component_names_the_file(bundle_dir):
                    f"manifest.json (corrupted or replaced); rebuild it with {FIX}")
     # only what is required is read: an unrelated corrupted file does not matter here
     bundle.check(str(bundle_dir), "v", ["bin/kubelet"])
+
+
+OLDER = versions.KUBERNETES_OLDER[0]
+OLDEST = versions.KUBERNETES_OLDER[-1]
+
+
+@pytest.fixture
+def two_release_bundle(tmp_path):
+    """A bundle holding the newest release in bin/ and an older one in kubernetes/<version>/bin/."""
+    d = tmp_path / "bundle2"
+    older_bin = d / "kubernetes" / OLDER / "bin"
+    older_bin.mkdir(parents=True)
+    (d / "bin").mkdir()
+    for name in ("kubelet", "kubeadm", "kubectl"):
+        (d / "bin" / name).write_text(name + versions.KUBERNETES)
+        (older_bin / name).write_text(name + OLDER)
+    bundle.write(str(d), {"kubernetes": versions.KUBERNETES, "kubernetes_older": [OLDER]}, {}, {},
+                 kubernetes={versions.KUBERNETES: "bin", OLDER: f"kubernetes/{OLDER}/bin"})
+    return d
+
+
+def test_a_bundle_of_two_releases_gives_each_release_its_own_binaries(two_release_bundle):
+    d = str(two_release_bundle)
+    names = ["kubelet", "kubeadm", "kubectl"]
+    newest = bundle.check(d, "kube_packages_bundle_dir", versions={"kubernetes": versions.KUBERNETES}, kubernetes_binaries=names)
+    assert bundle.kubernetes_files(newest, versions.KUBERNETES, names) == {n: f"bin/{n}" for n in names}
+    older = bundle.check(d, "kube_packages_bundle_dir", versions={"kubernetes": OLDER}, kubernetes_binaries=names)
+    assert bundle.kubernetes_files(older, OLDER, names) == {n: f"kubernetes/{OLDER}/bin/{n}" for n in names}
+    assert bundle.kubernetes_dirs(older) == {versions.KUBERNETES: "bin", OLDER: f"kubernetes/{OLDER}/bin"}
+
+
+def test_a_release_the_bundle_lacks_names_every_release_it_holds_and_the_fix(two_release_bundle):
+    msg = _fails(two_release_bundle, versions={"kubernetes": OLDEST}, kubernetes_binaries=["kubelet"])
+    assert msg == (f"kube_packages_bundle_dir: the bundle {two_release_bundle} holds kubernetes {versions.KUBERNETES} and "
+                   f"{OLDER}, the inventory wants kubernetes {OLDEST}; rebuild it with {FIX} for kubernetes {OLDEST} "
+                   "(offline_bundle_kube_version, or offline_bundle_kube_older_versions for an older release), or point "
+                   "kube_packages_bundle_dir at a bundle of that version")
+
+
+def test_an_older_release_missing_or_corrupted_binary_is_named_with_its_path(two_release_bundle):
+    older_bin = two_release_bundle / "kubernetes" / OLDER / "bin"
+    (older_bin / "kubeadm").write_text("tampered")
+    msg = _fails(two_release_bundle, versions={"kubernetes": OLDER}, kubernetes_binaries=["kubelet", "kubeadm"])
+    assert msg.startswith(f"kube_packages_bundle_dir: kubernetes/{OLDER}/bin/kubeadm in the bundle"), msg
+    os.remove(older_bin / "kubelet")
+    msg = _fails(two_release_bundle, versions={"kubernetes": OLDER}, kubernetes_binaries=["kubelet"])
+    assert msg.startswith(f"kube_packages_bundle_dir: the bundle {two_release_bundle} has no kubelet "
+                          f"(kubernetes/{OLDER}/bin/kubelet)"), msg
+
+
+def test_a_bundle_of_one_release_keeps_its_binaries_in_bin(bundle_dir):
+    """Bundles written before several releases existed have no `kubernetes` map: bin/ holds their one release."""
+    manifest = bundle.check(str(bundle_dir), "v", versions={"kubernetes": versions.KUBERNETES}, kubernetes_binaries=["kubelet"])
+    assert "kubernetes" not in manifest
+    assert bundle.kubernetes_files(manifest, versions.KUBERNETES, ["kubelet"]) == {"kubelet": "bin/kubelet"}
+
+
+def test_a_release_map_pointing_outside_the_bundle_is_refused(tmp_path):
+    (tmp_path / "b").mkdir()
+    with pytest.raises(bundle.BundleError, match="kubernetes: v1.36.3 points to kubernetes/v1.36.3/bin, which is not a directory"):
+        bundle.write(str(tmp_path / "b"), {}, {}, {}, kubernetes={"v1.36.3": "kubernetes/v1.36.3/bin"})

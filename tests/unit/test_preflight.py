@@ -25,14 +25,21 @@ BINARIES = ("etcd", "etcdctl", "etcdutl", "kubelet", "kubeadm", "kubectl", "cont
 CNI = ("bridge", "host-local", "loopback", "portmap")
 
 
-def _bundle(directory, without=(), **other_versions):
-    """A bundle as the offline_bundle playbook lays it out (small stand-in files), without some parts."""
+def _bundle(directory, without=(), older=(), **other_versions):
+    """A bundle as the offline_bundle playbook lays it out (small stand-in files), without some
+    parts; ``older``: older Kubernetes releases it holds too."""
     (directory / "bin").mkdir(parents=True)
     (directory / "images").mkdir()
     (directory / "cni").mkdir()
     for name in BINARIES:
         if f"bin/{name}" not in without:
             (directory / "bin" / name).write_text(name)
+    kube_dirs = {versions.KUBERNETES: "bin"}
+    for release in older:
+        kube_dirs[release] = f"kubernetes/{release}/bin"
+        (directory / kube_dirs[release]).mkdir(parents=True)
+        for name in ("kubelet", "kubeadm", "kubectl"):
+            (directory / kube_dirs[release] / name).write_text(name + release)
     for name in CNI:
         if f"cni/{name}" not in without:
             (directory / "cni" / name).write_text(name)
@@ -42,19 +49,21 @@ def _bundle(directory, without=(), **other_versions):
         images[PAUSE] = "images/pause.tar"
     bundle.write(str(directory), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD,
                                   "containerd": versions.CONTAINERD, "runc": versions.RUNC,
-                                  "cni_plugins": versions.CNI_PLUGINS, **other_versions}, images, {})
+                                  "cni_plugins": versions.CNI_PLUGINS, **other_versions}, images, {}, kubernetes=kube_dirs)
     return str(directory)
 
 
-def _inventory(tmp_path, bundle_dir, **etcd_hosts):
+def _inventory(tmp_path, bundle_dir, tenant=None, worker=None, admin=None, **etcd_hosts):
+    """etcd-1, admin-cp-1, worker-1 (of tenant acme, whose spec is ``tenant``) on local connections."""
     local = {"ansible_connection": "local"}
     inv = {"all": {"vars": {"ansible_python_interpreter": sys.executable, "kamaji_bundle_dir": bundle_dir,
                             "preflight_timeout": 2},
                    "children": {
                        "etcd": {"hosts": dict({"etcd-1": local}, **etcd_hosts)},
-                       "admin_control_plane": {"hosts": {"admin-cp-1": local}},
+                       "admin_control_plane": {"hosts": {"admin-cp-1": dict(local, **(admin or {}))}},
                        "admin_workers": {"hosts": {}},
-                       "tenant_workers": {"hosts": {"worker-1": local}}}}}
+                       "tenants": {"hosts": {"acme": dict(local, tenant=tenant or {})}},
+                       "tenant_workers": {"hosts": {"worker-1": dict(local, **dict({"kamaji_tenant": "acme"}, **(worker or {})))}}}}}
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inv))
     return str(path)
@@ -153,3 +162,91 @@ def test_every_entry_playbook_that_touches_machines_starts_with_the_preflight():
         play = yaml.safe_load(f)[0]
     assert play["any_errors_fatal"] is True and play["max_fail_percentage"] == 0
     assert json.dumps(play).count("bundle_check") == 2
+
+
+OLDER = versions.KUBERNETES_OLDER[0]
+
+
+def _results(res, name):
+    """host -> result of every run of the task ``name`` (a role's task too)."""
+    out = {}
+    for play in res.data["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == name or task["task"]["name"].endswith(" : " + name):
+                out.update(task["hosts"])
+    return out
+
+
+def _kubelet_versions(res):
+    """Each node's kube_packages_version, as the preflight settled it."""
+    found = _results(res, "The kubelet version of this node (the inventory's pin, else its control plane's)")
+    return {host: r["ansible_facts"]["kube_packages_version"] for host, r in found.items()}
+
+
+def test_a_tenant_worker_follows_its_tenants_release_and_the_admin_nodes_the_admin_cluster(tmp_path):
+    """A v1.36 tenant's worker takes the v1.36 kubelet from a bundle holding both releases."""
+    b = _bundle(tmp_path / "bundle", older=(OLDER,))
+    inventory = _inventory(tmp_path, b, tenant={"kubernetes_version": OLDER})
+    res = run_playbook(PREFLIGHT, tmp_path, inventory=inventory, check=True)
+    assert res.rc == 0, res.failed_tasks()
+    assert _kubelet_versions(res) == {"worker-1": OLDER, "admin-cp-1": versions.KUBERNETES}
+    # the bundle check asked for both releases, each once
+    checked = [r for r in _results(res, "The offline bundle holds kube_packages_binaries at every kube_packages_version "
+                                        "of the play, intact").values() if not r.get("skipped")]
+    assert len(checked) == 1 and checked[0]["kubernetes_files"] == {
+        OLDER: {n: f"kubernetes/{OLDER}/bin/{n}" for n in ("kubelet", "kubeadm", "kubectl")},
+        versions.KUBERNETES: {n: f"bin/{n}" for n in ("kubelet", "kubeadm", "kubectl")}}
+
+
+def test_a_tenant_worker_pinned_to_an_older_release_keeps_its_pin(tmp_path):
+    b = _bundle(tmp_path / "bundle", older=(OLDER,))
+    res = run_playbook(PREFLIGHT, tmp_path, inventory=_inventory(tmp_path, b, worker={"kube_packages_version": OLDER}))
+    assert res.rc == 0, res.failed_tasks()
+    assert _kubelet_versions(res)["worker-1"] == OLDER
+
+
+def test_a_worker_pinned_newer_than_its_tenant_is_refused_before_anything_changes(tmp_path):
+    b = _bundle(tmp_path / "bundle", older=(OLDER,))
+    inventory = _inventory(tmp_path, b, tenant={"kubernetes_version": OLDER},
+                           worker={"kube_packages_version": versions.KUBERNETES})
+    res = run_playbook(SITE, tmp_path, inventory=inventory)
+    minor = ".".join(OLDER.split(".")[:2])
+    _fails_before_anything_changes(res, (
+        f"worker-1: kube_packages_version: {versions.KUBERNETES} is newer than tenant.kubernetes_version of tenant acme "
+        f"{OLDER}; a kubelet never runs a newer minor than its control plane: set it to {minor}.x or older, or upgrade "
+        "the control plane first"))
+
+
+def test_an_admin_node_pinned_newer_than_the_admin_cluster_is_refused(tmp_path):
+    b = _bundle(tmp_path / "bundle", older=(OLDER,))
+    inventory = _inventory(tmp_path, b, admin={"admin_cluster_kubernetes_version": OLDER,
+                                               "kube_packages_version": versions.KUBERNETES})
+    res = run_playbook(SITE, tmp_path, inventory=inventory)
+    _fails_before_anything_changes(res, (
+        f"admin-cp-1: kube_packages_version: {versions.KUBERNETES} is newer than admin_cluster_kubernetes_version "
+        f"{OLDER}; a kubelet never runs a newer minor than its control plane: set it to "
+        f"{'.'.join(OLDER.split('.')[:2])}.x or older, or upgrade the control plane first"))
+
+
+def test_an_admin_node_follows_the_admin_clusters_release(tmp_path):
+    b = _bundle(tmp_path / "bundle", older=(OLDER,))
+    res = run_playbook(PREFLIGHT, tmp_path, inventory=_inventory(tmp_path, b, admin={"admin_cluster_kubernetes_version": OLDER}))
+    assert res.rc == 0, res.failed_tasks()
+    assert _kubelet_versions(res)["admin-cp-1"] == OLDER
+
+
+def test_a_tenant_release_missing_from_the_bundle_is_refused_naming_it(tmp_path):
+    b = _bundle(tmp_path / "bundle")
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b, tenant={"kubernetes_version": OLDER}))
+    _fails_before_anything_changes(res, (
+        f"kube_packages_bundle_dir: the bundle {b} holds kubernetes {versions.KUBERNETES}, the inventory wants kubernetes "
+        f"{OLDER}; {FIX} for kubernetes {OLDER} (offline_bundle_kube_version, or offline_bundle_kube_older_versions for "
+        "an older release), or point kube_packages_bundle_dir at a bundle of that version"))
+
+
+def test_a_worker_of_a_tenant_the_inventory_lacks_is_refused(tmp_path):
+    b = _bundle(tmp_path / "bundle")
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b, worker={"kamaji_tenant": "acmee"}))
+    _fails_before_anything_changes(res, (
+        'worker-1: kamaji_tenant: "acmee" is no tenant of the inventory (a host of the tenants group, or the tenant_name '
+        "of one: acme); set kamaji_tenant to the tenant this machine joins"))

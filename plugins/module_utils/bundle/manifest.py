@@ -37,15 +37,37 @@ def bundle_files(directory: str) -> list[str]:
 
 
 def build_manifest(directory: str, versions: dict[str, Any] | None, images: dict[str, str] | None = None,
-                   packages: dict[str, Any] | None = None) -> Manifest:
+                   packages: dict[str, Any] | None = None, kubernetes: dict[str, str] | None = None) -> Manifest:
     if not os.path.isdir(directory):
         raise BundleError("path: %s is not a directory" % directory)
     files = {}
     for rel in bundle_files(directory):
         path = os.path.join(directory, rel)
         files[rel] = {"sha256": sha256_file(path), "size": os.path.getsize(path)}
-    return {"format": 1, "versions": dict(versions or {}), "images": dict(images or {}),
-            "packages": dict(packages or {}), "files": files}
+    out = {"format": 1, "versions": dict(versions or {}), "images": dict(images or {}),
+           "packages": dict(packages or {}), "files": files}
+    if kubernetes:
+        out["kubernetes"] = dict(kubernetes)
+    return out
+
+
+def kubernetes_dirs(manifest: Manifest) -> dict[str, str]:
+    """Every Kubernetes version the bundle holds -> the directory of its node binaries.
+
+    A bundle holds one Kubernetes version in ``bin`` (``versions.kubernetes``) and may hold
+    older ones, each in a directory of its own, listed under the manifest's ``kubernetes``.
+    """
+    out = dict(manifest.get("kubernetes") or {})
+    primary = (manifest.get("versions") or {}).get("kubernetes")
+    if primary and primary not in out:
+        out[primary] = "bin"
+    return out
+
+
+def kubernetes_files(manifest: Manifest, version: str, binaries: Sequence[str]) -> dict[str, str]:
+    """``binaries`` of Kubernetes ``version`` -> their paths in the bundle (empty: not held)."""
+    where = kubernetes_dirs(manifest).get(version)
+    return {name: "%s/%s" % (where, name) for name in binaries} if where else {}
 
 
 def read_manifest(directory: str) -> Manifest:
@@ -86,12 +108,16 @@ def _component(rel: str) -> str:
 
 
 def check(directory: str, variable: str = "path", require: Sequence[str] = (), images: Sequence[str] = (),
-          versions: Mapping[str, str] | None = None) -> Manifest:
+          versions: Mapping[str, str] | None = None, kubernetes_binaries: Sequence[str] = (),
+          kubernetes_versions: Sequence[str] = ()) -> Manifest:
     """The bundle at ``directory`` holds what a role needs, before anything is installed from it.
 
     ``require``: files relative to the bundle (``bin/kubelet``); ``images``: image references of
     the manifest's image index (their archives are checked like ``require``); ``versions``: the
-    versions the bundle must hold (empty values are not checked). Every required file must be
+    versions the bundle must hold (empty values are not checked; ``kubernetes`` may be any of the
+    Kubernetes versions the bundle holds); ``kubernetes_versions``: more Kubernetes versions the
+    bundle must hold; ``kubernetes_binaries``: node binaries of each of these Kubernetes versions,
+    required like ``require``. Every required file must be
     listed in manifest.json, present and match its sha256. Raises BundleError with one line
     naming ``variable`` (the variable that holds ``directory``), what is wrong and the fix; the
     first kind of problem found wins (directory, manifest, versions, missing, corrupted), every
@@ -114,17 +140,32 @@ def check(directory: str, variable: str = "path", require: Sequence[str] = (), i
     except BundleError as exc:
         raise BundleError("%s: %s with %s" % (variable, exc, REBUILD))
     have = manifest.get("versions") or {}
-    wrong = sorted((name, want) for name, want in (versions or {}).items() if want and have.get(name) != want)
+    kube = kubernetes_dirs(manifest)
+
+    def held_by_bundle(name: str, want: str) -> bool:
+        return want in kube if name == "kubernetes" else have.get(name) == want
+
+    def held_versions(name: str) -> str:
+        held = sorted(kube, key=_version_key, reverse=True) if name == "kubernetes" else [str(have.get(name) or "")]
+        return " and ".join(v for v in held if v) or "none"
+
+    kube_wanted = list(dict.fromkeys([v for v in [(versions or {}).get("kubernetes") or ""] + list(kubernetes_versions) if v]))
+    asked = [(name, want) for name, want in (versions or {}).items() if name != "kubernetes"]
+    asked += [("kubernetes", want) for want in kube_wanted]
+    wrong = sorted((name, want) for name, want in asked if want and not held_by_bundle(name, want))
     if wrong:
-        held = ", ".join("%s %s" % (name, have.get(name) or "none") for name, _want in wrong)
+        held = ", ".join("%s %s" % (name, held_versions(name)) for name in dict.fromkeys(name for name, _want in wrong))
         wanted_versions = ", ".join("%s %s" % (name, want) for name, want in wrong)
-        raise BundleError("%s: the bundle %s holds %s, the inventory wants %s; rebuild it with %s for %s, or point %s "
+        where = (" (offline_bundle_kube_version, or offline_bundle_kube_older_versions for an older release)"
+                 if any(name == "kubernetes" for name, _want in wrong) else "")
+        raise BundleError("%s: the bundle %s holds %s, the inventory wants %s; rebuild it with %s for %s%s, or point %s "
                           "at a bundle of %s" % (variable, directory, held, wanted_versions, REBUILD, wanted_versions,
-                                                 variable, "those versions" if len(wrong) > 1 else "that version"))
+                                                 where, variable, "those versions" if len(wrong) > 1 else "that version"))
     index = manifest.get("images") or {}
     files = manifest.get("files") or {}
     absent_images = [ref for ref in images if ref not in index]
-    wanted = list(require) + [index[ref] for ref in images if ref in index]
+    kube_files = [rel for v in kube_wanted for rel in kubernetes_files(manifest, v, kubernetes_binaries).values()]
+    wanted = list(require) + kube_files + [index[ref] for ref in images if ref in index]
     missing = [rel for rel in wanted if rel not in files or not os.path.isfile(os.path.join(directory, rel))]
     if absent_images or missing:
         what = ["image %s" % ref for ref in absent_images] + ["%s (%s)" % (_component(rel), rel) for rel in missing]
@@ -141,12 +182,17 @@ def check(directory: str, variable: str = "path", require: Sequence[str] = (), i
     return manifest
 
 
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split(".") if part.isdigit())
+
+
 def render(manifest: Manifest) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
 def write(directory: str, versions: dict[str, Any] | None, images: dict[str, str] | None,
-          packages: dict[str, Any] | None, check: bool = False) -> tuple[bool, Manifest | None, Manifest]:
+          packages: dict[str, Any] | None, check: bool = False,
+          kubernetes: dict[str, str] | None = None) -> tuple[bool, Manifest | None, Manifest]:
     """Write the manifest of ``directory`` when it differs; returns (changed, before, after).
 
     ``before`` is None when there was no manifest, ``{}`` when it could not be read.
@@ -155,7 +201,10 @@ def write(directory: str, versions: dict[str, Any] | None, images: dict[str, str
     for ref, rel in (images or {}).items():
         if not os.path.isfile(os.path.join(directory, rel)):
             raise BundleError("images: %s points to %s, which is not in the bundle" % (ref, rel))
-    after = build_manifest(directory, versions, images, packages)
+    for version, where in (kubernetes or {}).items():
+        if not os.path.isdir(os.path.join(directory, where)):
+            raise BundleError("kubernetes: %s points to %s, which is not a directory of the bundle" % (version, where))
+    after = build_manifest(directory, versions, images, packages, kubernetes)
     before: Manifest | None = None
     if os.path.exists(os.path.join(directory, MANIFEST)):
         try:

@@ -31,6 +31,7 @@ from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, secrets
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import Settings, Spec
+from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
 # The module options that are batch-wide settings of the renderers (tenant.spec.Settings).
 SETTINGS = ("etcd_endpoints", "image_repository", "coredns_version", "node_selector", "tolerations",
@@ -102,23 +103,8 @@ def deployed_version(objects: list[Obj], namespace: str) -> str | None:
 
 
 def version_step_error(running: str | None, wanted: str) -> str | None:
-    """Upgrades move one minor at a time and never down (etcd data written by a newer API
-    server may not be readable by an older one)."""
-    if not running:
-        return None
-    try:
-        have = versions.minor(running)
-        want = versions.minor(wanted)
-    except (IndexError, ValueError):
-        return None
-    what = tenant_spec.field("kubernetes_version")
-    if want < have:
-        return ("%s: %s would downgrade the running %s; tenant control planes never move down a minor"
-                % (what, wanted, running))
-    if want > have + 1:
-        return ("%s: %s skips a minor from the running %s; upgrade one minor at a time (first v1.%d)"
-                % (what, wanted, running, have + 1))
-    return None
+    """Upgrades move one minor at a time and never down (``upgrade.skew.step_error``)."""
+    return skew.step_error(tenant_spec.field("kubernetes_version"), running, wanted, "tenant control planes")
 
 
 def pki_params(spec: Spec, key_algorithm: str = DEFAULT_KEY_ALGORITHM,

@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import names
+from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
 # A normalized spec (``normalize``'s result): the fields below, filled, plus ``name`` and ``derived``.
 Spec = dict[str, Any]
@@ -32,7 +33,6 @@ RESOURCES = ("cpu", "memory")
 ENDPOINT_FIELDS = ("address", "port")
 DEFAULT_PORT = 6443
 NODE_PORTS = (30000, 32767)
-VERSION_RE = re.compile(r"^v1\.(\d+)\.(\d+)$")
 QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
 PLUGIN_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 FLAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -139,10 +139,10 @@ def _quantity(value: object, path: str) -> str:
 def check_version(version: object, supported_minors: Iterable[int]) -> str:
     """``version`` as v1.<minor>.<patch> with a supported minor."""
     supported = tuple(supported_minors)
-    match = VERSION_RE.match(str(version))
-    if not match:
+    parsed = skew.parse(version)
+    if parsed is None or parsed[0] != 1:
         raise SpecError("%s: %r must look like %s" % (field("kubernetes_version"), version, versions.KUBERNETES))
-    if int(match.group(1)) not in supported:
+    if parsed[1] not in supported:
         raise SpecError("%s: %s is not supported; supported minors are %s" % (
             field("kubernetes_version"), version, ", ".join("1.%d" % m for m in supported)))
     return str(version)

@@ -1,0 +1,62 @@
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: tenant_kubernetes_version
+short_description: The Kubernetes version of a tenant of the inventory, with the spec's default
+version_added: 0.2.0
+description:
+  - Finds the host of the C(tenants) group whose tenant is named by the input (the host's
+    C(tenant_name), else its inventory name) and returns its spec's C(kubernetes_version), or
+    the version a spec without one gets. Returns an empty string when no tenant has that name.
+options:
+  _input:
+    description: The tenant's name (a tenant worker's C(kamaji_tenant)).
+    type: str
+    required: true
+  hostvars:
+    description: The C(hostvars) mapping.
+    type: dict
+    required: true
+  tenant_hosts:
+    description: The hosts of the C(tenants) group.
+    type: list
+    elements: str
+    required: true
+author:
+  - kamaji.core maintainers (@kamaji-core)
+"""
+
+EXAMPLES = r"""
+- name: The version of this worker's tenant
+  ansible.builtin.debug:
+    msg: "{{ kamaji_tenant | kamaji.core.tenant_kubernetes_version(hostvars, groups['tenants']) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The tenant's Kubernetes version, or an empty string when the tenant is not in the inventory.
+  type: str
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
+
+
+def tenant_kubernetes_version(name: str, hostvars: Mapping[str, Any], tenant_hosts: Iterable[str]) -> str:
+    for host in tenant_hosts:
+        hv = hostvars[host]
+        if str(hv.get("tenant_name") or host) == name:
+            raw = hv.get("tenant") or {}
+            return str(raw.get("kubernetes_version") or tenant_spec.DEFAULTS["kubernetes_version"])
+    return ""
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Callable[..., str]]:
+        return {"tenant_kubernetes_version": tenant_kubernetes_version}
