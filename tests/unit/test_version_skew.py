@@ -5,6 +5,7 @@ import pytest
 
 from ansible_collections.kamaji.core.plugins.filter.kubelet_skew import kubelet_skew
 from ansible_collections.kamaji.core.plugins.filter.tenant_kubernetes_version import tenant_kubernetes_version
+from ansible_collections.kamaji.core.plugins.filter.version_step import version_step
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
@@ -53,6 +54,7 @@ def test_a_kubelet_never_runs_newer_than_its_control_plane(kubelet, control_plan
 def test_a_version_moves_one_minor_at_a_time_and_never_down(running, wanted, error):
     got = skew.step_error("f", running, wanted, "etcd members")
     assert (got is None) if error is None else got.startswith(error), got
+    assert version_step(wanted, running or "", "f", "etcd members") == (got or "")
 
 
 def test_a_tenant_worker_finds_its_tenants_version_with_the_specs_default():
