@@ -52,8 +52,7 @@ def tenant_kubernetes_version(name: str, hostvars: Mapping[str, Any], tenant_hos
     for host in tenant_hosts:
         hv = hostvars[host]
         if str(hv.get("tenant_name") or host) == name:
-            raw = hv.get("tenant") or {}
-            return str(raw.get("kubernetes_version") or tenant_spec.DEFAULTS["kubernetes_version"])
+            return tenant_spec.kubernetes_version(hv.get("tenant") or {})
     return ""
 
 

@@ -47,6 +47,12 @@ def _bundle(directory, without=(), older=(), **other_versions):
     if PAUSE not in without:
         (directory / "images" / "pause.tar").write_text("pause")
         images[PAUSE] = "images/pause.tar"
+    for release in kube_dirs:  # the control-plane and kube-proxy images of every release
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"):
+            ref, archive = f"registry.k8s.io/{name}:{release}", f"images/{name}-{release}.tar"
+            if ref not in without:
+                (directory / archive).write_text(ref)
+                images[ref] = archive
     bundle.write(str(directory), {"kubernetes": versions.KUBERNETES, "etcd": versions.ETCD,
                                   "containerd": versions.CONTAINERD, "runc": versions.RUNC,
                                   "cni_plugins": versions.CNI_PLUGINS, **other_versions}, images, {}, kubernetes=kube_dirs)
@@ -161,7 +167,7 @@ def test_every_entry_playbook_that_touches_machines_starts_with_the_preflight():
     with open(PREFLIGHT, encoding="utf-8") as f:
         play = yaml.safe_load(f)[0]
     assert play["any_errors_fatal"] is True and play["max_fail_percentage"] == 0
-    assert json.dumps(play).count("bundle_check") == 2
+    assert json.dumps(play).count("bundle_check") == 3
 
 
 OLDER = versions.KUBERNETES_OLDER[0]
@@ -250,3 +256,30 @@ def test_a_worker_of_a_tenant_the_inventory_lacks_is_refused(tmp_path):
     _fails_before_anything_changes(res, (
         'worker-1: kamaji_tenant: "acmee" is no tenant of the inventory (a host of the tenants group, or the tenant_name '
         "of one: acme); set kamaji_tenant to the tenant this machine joins"))
+
+
+def test_a_tenant_release_whose_images_the_bundle_lacks_is_refused_naming_them(tmp_path):
+    """The admin workers would never start that tenant's pods: refused before the site changes anything."""
+    b = _bundle(tmp_path / "bundle", older=(OLDER,), without=(f"registry.k8s.io/kube-apiserver:{OLDER}",))
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b, tenant={"kubernetes_version": OLDER}))
+    _fails_before_anything_changes(res, (
+        f"tenant_control_plane_bundle_dir: the bundle {b} has no image registry.k8s.io/kube-apiserver:{OLDER}; "
+        f"{FIX} including it (offline_bundle_images: true; offline_bundle_image_names, if set, naming it)"))
+
+
+def test_a_tenant_release_the_bundle_does_not_hold_names_the_option_that_adds_it(tmp_path):
+    """acme on the previous minor, a bundle of the newest release only: the tenant's images are not
+    there, and the fix is the bundle's list of older releases (its worker, left out here, is refused
+    the same way by test_a_tenant_release_missing_from_the_bundle_is_refused_naming_it)."""
+    b = _bundle(tmp_path / "bundle")
+    inventory = _inventory(tmp_path, b, tenant={"kubernetes_version": OLDER})
+    with open(inventory, encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    inv["all"]["children"]["tenant_workers"]["hosts"] = {}
+    with open(inventory, "w", encoding="utf-8") as f:
+        yaml.safe_dump(inv, f)
+    res = run_playbook(SITE, tmp_path, inventory=inventory)
+    _fails_before_anything_changes(res, (
+        f"tenant_control_plane_bundle_dir: the bundle {b} has no image registry.k8s.io/kube-apiserver:{OLDER}, image "
+        f"registry.k8s.io/kube-controller-manager:{OLDER}, image registry.k8s.io/kube-scheduler:{OLDER}, image "
+        f"registry.k8s.io/kube-proxy:{OLDER}; {FIX} including them (offline_bundle_kube_older_versions listing {OLDER})"))

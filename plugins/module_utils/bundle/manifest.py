@@ -169,7 +169,11 @@ def check(directory: str, variable: str = "path", require: Sequence[str] = (), i
     missing = [rel for rel in wanted if rel not in files or not os.path.isfile(os.path.join(directory, rel))]
     if absent_images or missing:
         what = ["image %s" % ref for ref in absent_images] + ["%s (%s)" % (_component(rel), rel) for rel in missing]
+        releases = sorted({ref.rsplit(":", 1)[-1] for ref in absent_images} - set(kube)
+                          & {ref.rsplit(":", 1)[-1] for ref in absent_images if ref.rsplit("/", 1)[-1].startswith("kube-")})
         hint = " (offline_bundle_images: true; offline_bundle_image_names, if set, naming it)" if absent_images else ""
+        if releases:
+            hint = " (offline_bundle_kube_older_versions listing %s)" % ", ".join(releases)
         raise BundleError("%s: the bundle %s has no %s; rebuild it with %s including %s%s"
                           % (variable, directory, ", ".join(what), REBUILD, "them" if len(what) > 1 else "it", hint))
     corrupted = [rel for rel in dict.fromkeys(wanted)

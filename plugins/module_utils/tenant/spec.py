@@ -136,6 +136,11 @@ def _quantity(value: object, path: str) -> str:
     return str(value)
 
 
+def kubernetes_version(raw: Mapping[str, Any]) -> str:
+    """The Kubernetes version of a raw (not yet normalized) spec, with its default."""
+    return str(raw.get("kubernetes_version") or DEFAULTS["kubernetes_version"])
+
+
 def check_version(version: object, supported_minors: Iterable[int]) -> str:
     """``version`` as v1.<minor>.<patch> with a supported minor."""
     supported = tuple(supported_minors)
