@@ -368,6 +368,8 @@ def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
     kubectl(conf, "wait", "--for=condition=Ready", "pod/probe", "--timeout=120s", timeout=150)
     assert "etcd" in kubectl(conf, "logs", "probe").stdout
     assert "etcd Version" in kubectl(conf, "exec", "probe", "--", "etcd", "--version").stdout
+    # a bare pod: a drain (acme's worker upgrade, later) would refuse it
+    kubectl(conf, "delete", "pod", "probe", "--wait=true")
 
 
 class TenantPoller(threading.Thread):
