@@ -609,6 +609,9 @@ def test_another_endpoint_fails_naming_the_variable(site, bundle_dir, tmp_path):
                    host="admin-cp-0")["msg"]
     assert msg.startswith("admin_cluster_control_plane_endpoint: the admin cluster was initialised with the endpoint "
                           f"https://{site['endpoint']}, not 10.255.0.1:6443"), msg
+    # refused by the preflight: no play of the admin cluster started, nothing changed
+    assert {p["play"]["name"] for p in res.data["plays"]} == {"Preflight"}, [p["play"]["name"] for p in res.data["plays"]]
+    assert _changed(res) == {}
 
 
 def test_admin_api_survives_the_first_control_plane_node_stopping(site):
