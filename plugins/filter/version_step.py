@@ -9,8 +9,8 @@ name: version_step
 short_description: Whether a running version may move to the wanted one
 version_added: 0.2.0
 description:
-  - Returns an empty string when a component running O(running) may move to the input version:
-    the same minor (any patch) or the next minor, never down a minor nor two at once. Else one
+  - Returns an empty string when a component running O(running) may move to the input version,
+    that is to the same minor (any patch) or the next minor, never down a minor nor two at once. Else one
     line that starts with O(field) and ends with the fix. An empty O(running) (not deployed yet)
     always may.
 options:

@@ -216,15 +216,6 @@ def _changed(res):
     return {h: s["changed"] for h, s in res.stats.items() if s.get("changed")}
 
 
-def _play_seconds(res, play_name, host):
-    """Seconds from the first to the last task of ``play_name`` that ran on ``host``."""
-    from harness.runner import seconds
-
-    spans = [t["hosts"][host] and t["task"]["duration"] for p in res.data["plays"] if p["play"]["name"] == play_name
-             for t in p["tasks"] if host in t["hosts"] and not t["hosts"][host].get("skipped")]
-    return seconds(spans[0]["start"], spans[-1]["end"]) if spans else 0.0
-
-
 def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
     check = site["runs"]["check"]
     assert check.rc == 0, check.failed_tasks()
@@ -474,71 +465,18 @@ def _containerd_started(host):
     return datetime.strptime(out.strip().split("=", 1)[1], "%a %Y-%m-%d %H:%M:%S.%f %Z")
 
 
-def _set_tenant_version(site, tenant, version):
-    """The tenant's spec in the site's inventory moves to ``version``."""
-    path = os.path.join(site["inventory"], "host_vars", f"{tenant}.yml")
-    with open(path, encoding="utf-8") as f:
-        spec = yaml.safe_load(f)
-    spec["tenant"]["kubernetes_version"] = version
-    with open(path, "w", encoding="utf-8") as f:
-        yaml.safe_dump(spec, f)
-
-
-def _kubelet_of(site, tenant):
-    node = json.loads(kubectl(_tenant_conf(site, tenant), "get", "node", TENANT_WORKERS[tenant], "-o", "json").stdout)
-    return node["status"]["nodeInfo"]["kubeletVersion"], node["spec"].get("unschedulable", False)
-
-
-def test_a_worker_never_moves_past_its_tenants_running_api_server(site, bundle_dir, tmp_path):
-    """acme's spec moves to the newest release; the workers play alone (the tenants play has not
-    upgraded acme's control plane yet) refuses to move acme's worker, before anything changes."""
-    _set_tenant_version(site, "acme", TENANT_VERSIONS["globex"])
-    before = _kubelet_of(site, "acme")
-    res = run_playbook(os.path.join(REPO, "playbooks", "tenant_workers.yml"), tmp_path, {"kamaji_bundle_dir": bundle_dir},
-                       inventory=site["inventory"])
-    assert res.rc != 0
-    older, newest = TENANT_VERSIONS["acme"], TENANT_VERSIONS["globex"]
-    failed = res.task("Never a kubelet newer than its tenant's API server", host="acme-worker-0")
-    assert failed["msg"] == (
-        f"acme-worker-0: kube_packages_version: {newest} is newer than the running API server of tenant acme {older}; "
-        "a kubelet never runs a newer minor than its control plane: set it to "
-        f"{'.'.join(older.split('.')[:2])}.x or older, or upgrade the control plane first (the API server of tenant "
-        f"acme runs {older}: run the tenants play first, kamaji.core.tenants or kamaji.core.site)"), failed["msg"]
-    assert _changed(res) == {}
-    assert _kubelet_of(site, "acme") == before == (older, False)
-
-
-def test_containerd_bump_and_a_tenant_upgrade_roll_node_by_node(site, bundle_dir, tmp_path):
-    """One run moves the inventory's containerd to the current release (the bundle's) and acme to
-    the newest Kubernetes release (its spec moved in the test before). containerd: each running
+def test_containerd_version_bump_rolls_one_node_at_a_time(site, bundle_dir, tmp_path):
+    """The inventory's containerd version moves to the current release (the bundle's): each running
     node with the bundle's runtime restarts its containerd in turn, the next one only once the
-    previous node is Ready with it; the control-plane nodes (Debian's containerd) are left
-    alone. acme: its control plane rolls to the new release while a client reads its API
-    (no read fails), then its worker is drained, upgraded and uncordoned on the new kubelet."""
+    previous node is Ready with it; the control-plane nodes (Debian's containerd) are left alone."""
     from datetime import datetime
 
     started = {host: _containerd_started(host) for host in [*CONTROL_PLANE, *BUNDLE_NODES]}
-    # the plays of the site that own nodes and tenants (etcd has no containerd)
+    # the two plays of the site that own nodes (etcd and the tenants play have no containerd)
     nodes_plays = [{"ansible.builtin.import_playbook": os.path.join(REPO, "playbooks", name)}
-                   for name in ("admin_cluster.yml", "tenants.yml", "tenant_workers.yml")]
-    poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
-    poller.start()
-    try:
-        bump = run_playbook(nodes_plays, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"])
-    finally:
-        poller.stop()
+                   for name in ("admin_cluster.yml", "tenant_workers.yml")]
+    bump = run_playbook(nodes_plays, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"])
     assert bump.rc == 0, bump.failed_tasks()
-    newest = TENANT_VERSIONS["globex"]
-    print(f"acme's upgrade: {poller.ok} reads served, {len(poller.failed)} failed; control plane "
-          f"{_play_seconds(bump, 'Tenant control planes', 'acme'):.0f} s, worker "
-          f"{_play_seconds(bump, 'Tenant workers - kubelet upgrades, in batches', 'acme-worker-0'):.0f} s")
-    assert poller.failed == [] and poller.ok > 50
-    assert json.loads(kubectl(_tenant_conf(site, "acme"), "version", "-o", "json").stdout)["serverVersion"][
-        "gitVersion"] == newest
-    assert _kubelet_of(site, "acme") == (newest, False)
-    assert on_node("acme-worker-0", "test", "-e", "/etc/kubernetes/kamaji-upgrade-in-progress", check=False).returncode == 1
-    drained = bump.task("Cordon and drain this worker", host="acme-worker-0")
-    assert drained["changed"], drained
     # the roll plays, one batch (play) per node: when its containerd restarted, when it was Ready again
     turns = []
     for play in bump.data["plays"]:
@@ -568,11 +506,11 @@ def test_containerd_bump_and_a_tenant_upgrade_roll_node_by_node(site, bundle_dir
     # the tenants kept serving
     for tenant in TENANT_WORKERS:
         assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
-    # nothing left to roll or upgrade: the preview of a re-run of the tenants and their workers
-    # changes nothing (the admin nodes' is the next test's, on the admin cluster play)
-    again = run_playbook(nodes_plays[1:], tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"],
-                         check=True)
-    assert again.rc == 0 and _changed(again) == {}, _changed(again)
+    # nothing left to roll: the preview of a re-run on the tenant workers changes nothing (the
+    # admin nodes' is the next test's, on the admin cluster play)
+    again = run_playbook(os.path.join(REPO, "playbooks", "tenant_workers.yml"), tmp_path,
+                         {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"], check=True)
+    assert again.rc == 0 and _changed(again) == {}
 
 
 def test_check_mode_with_a_new_admin_worker_names_it_and_joins_nothing(site, bundle_dir, tmp_path):
