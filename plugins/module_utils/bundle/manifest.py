@@ -169,8 +169,9 @@ def check(directory: str, variable: str = "path", require: Sequence[str] = (), i
     missing = [rel for rel in wanted if rel not in files or not os.path.isfile(os.path.join(directory, rel))]
     if absent_images or missing:
         what = ["image %s" % ref for ref in absent_images] + ["%s (%s)" % (_component(rel), rel) for rel in missing]
-        releases = sorted({ref.rsplit(":", 1)[-1] for ref in absent_images} - set(kube)
-                          & {ref.rsplit(":", 1)[-1] for ref in absent_images if ref.rsplit("/", 1)[-1].startswith("kube-")})
+        # a Kubernetes image of a release the bundle does not hold: the fix is that release, not an image
+        kube_tags = (ref.rsplit(":", 1)[-1] for ref in absent_images if ref.rsplit("/", 1)[-1].startswith("kube-"))
+        releases = sorted({tag for tag in kube_tags if tag not in kube})
         hint = " (offline_bundle_images: true; offline_bundle_image_names, if set, naming it)" if absent_images else ""
         if releases:
             hint = " (offline_bundle_kube_older_versions listing %s)" % ", ".join(releases)
