@@ -13,9 +13,10 @@ includes them).
 
 from __future__ import annotations
 
-# Kubernetes: the newest supported release, and one release of each older supported minor.
+# Kubernetes: the newest supported release, and one release of each older supported minor
+# (every one of them is built and run by the test tiers: docs/version-policy.md).
 KUBERNETES = "v1.37.2"
-KUBERNETES_OLDER = ("v1.36.3", "v1.35.4")
+KUBERNETES_OLDER = ("v1.36.3",)
 # etcd (kubeadm v1.37 recommends the 3.7 line), CoreDNS (kubeadm v1.37's), the pause image
 ETCD = "v3.7.3"
 COREDNS = "v1.14.6"

@@ -1,6 +1,6 @@
-"""Version policy: tenants of the two older supported minors run on these machines.
+"""Version policy: tenants of the older supported minors run on these machines.
 
-Tenants on v1.36 and v1.35 (the newest patches, built from source like v1.37) are applied
+Tenants on each older supported minor (its newest patch, built from source like v1.37) are applied
 by the role, started from their Deployment exactly like test_tenant_control_plane does,
 waited for and bootstrapped by the role, and answer with their own server version, against
 the same shared etcd and admin cluster as the v1.37 tenants."""
@@ -11,11 +11,12 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 from harness.procs import binary, free_port
 from harness.runner import run_playbook
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
 
-OLDER = {"v136": "v1.36.3", "v135": "v1.35.4"}
+OLDER = {"minor-%d" % versions.minor(v): v for v in versions.KUBERNETES_OLDER}
 # the fixture admin cluster is marked as this site's, as the admin_cluster role marks it
 pytestmark = pytest.mark.usefixtures("site_marker")
 
