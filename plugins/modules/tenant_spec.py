@@ -39,7 +39,7 @@ options:
     description: Kubernetes minor versions accepted (1.<minor>).
     type: list
     elements: int
-    default: [35, 36, 37]
+    default: [36, 37]
   admin_networks:
     description: Networks of the admin cluster that tenant CIDRs must not overlap.
     type: list

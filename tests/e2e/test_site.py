@@ -2,7 +2,9 @@
 etcd (3 members), an HA kubeadm admin cluster (3 control-plane nodes behind a shared endpoint, 2
 workers; real kubelets, containerd, bridge CNI) and the sample's tenants, acme and globex, whose
 control planes run as pods there, each with a worker machine of its own. One deployed site
-serves every scenario of this module, in order.
+serves every scenario of this module, in order; the shared etcd's own scenarios (a rolling
+restart, growth to five members and a replaced member, snapshot and restore) run last, on the
+etcd the tenants use.
 
 The inventory is a copy of inventories/sample (hosts, group_vars, tenant definitions, as a
 platform team would copy it) with only these changes:
@@ -570,7 +572,7 @@ def test_admin_api_survives_the_first_control_plane_node_stopping(site):
 
 
 def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
-    """Runs last. The bridge network's routes to the other nodes' pod CIDRs are applied at boot
+    """Runs after the other site scenarios. The bridge network's routes to the other nodes' pod CIDRs are applied at boot
     (a container restart starts a new network namespace: no route survives it by itself), and
     the lab node comes back with its fixed address, so the kubelet is Ready."""
     nodes = json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]
@@ -596,3 +598,239 @@ def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
     ready = kubectl(site["admin"], "wait", "--for=condition=Ready", f"node/{host}", "--timeout=120s", check=False,
                     timeout=150)
     assert ready.returncode == 0, ready.stderr
+
+
+# --- The shared etcd under the running tenants -------------------------------------------
+# These scenarios run after the site's: they roll, grow, replace and restore the etcd that
+# the tenants of the site use (the restore runs last of all: it takes every member down).
+
+ETCD_PLAYBOOK = os.path.join(REPO, "playbooks", "etcd.yml")
+ETCD_PKI = "/etc/kamaji/etcd/pki"
+
+
+@pytest.fixture(scope="module")
+def etcd_creds(site, tmp_path_factory):
+    """The root client credentials, copied from the first member for the tests' client."""
+    tmp = tmp_path_factory.mktemp("etcd-creds")
+    files = {}
+    for name in ("ca.crt", "root.crt", "root.key"):
+        path = tmp / name
+        path.write_text(on_node("etcd-0", "cat", f"{ETCD_PKI}/{name}").stdout)
+        path.chmod(0o600)
+        files[name] = str(path)
+    return files
+
+
+def _etcd_addresses(lab_inventory):
+    """Each etcd host of the sample (etcd-N) and its lab address."""
+    lab = _lab_vars(lab_inventory)["all"]["children"]["etcd"]["hosts"]
+    return {name.removeprefix("lab-"): host["ansible_host"] for name, host in lab.items()}
+
+
+def etcd_client(creds, lab_inventory, timeout=3.0):
+    from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
+
+    urls = [f"https://{ip}:2379" for ip in _etcd_addresses(lab_inventory).values()]
+    return etcd.Client(urls, creds["ca.crt"], creds["root.crt"], creds["root.key"], timeout=timeout)
+
+
+def _etcd_changed(res):
+    return sum(s.get("changed", 0) for s in res.stats.values())
+
+
+class QuorumWatch(threading.Thread):
+    """Writes a key every 0.2 s while a play runs, through whichever member answers: the
+    cluster keeps quorum when every write is accepted by some member within 3 s."""
+
+    def __init__(self, creds, lab_inventory):
+        super().__init__(daemon=True)
+        self.creds, self.lab_inventory = creds, lab_inventory
+        self.samples = []
+        self.stopping = threading.Event()
+
+    def _write(self, n):
+        from ansible_collections.kamaji.core.plugins.module_utils.etcd import client as etcd
+
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                c = etcd_client(self.creds, self.lab_inventory, timeout=1.0)
+            except etcd.EtcdError:
+                time.sleep(0.2)
+                continue
+            try:
+                c.put("/quorum-watch/n", str(n))
+                return True
+            except etcd.EtcdError:
+                time.sleep(0.2)
+            finally:
+                c.close()
+        return False
+
+    def run(self):
+        n, deadline = 0, time.monotonic() + 900
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            n += 1
+            self.samples.append(self._write(n))
+            time.sleep(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(10)
+
+
+def _etcd_started_at(host):
+    out = on_node(host, "systemctl", "show", "etcd", "-p", "ExecMainStartTimestampMonotonic").stdout
+    return int(out.strip().split("=", 1)[1])
+
+
+def test_etcd_members_run_with_auth_and_private_keys_and_certs_carry_their_addresses(site, etcd_creds):
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        members = c.members()
+        assert sorted(m["name"] for m in members) == ["etcd-0", "etcd-1", "etcd-2"]
+        assert all(m["client_urls"] for m in members)
+        assert c.auth_status() is True
+        assert all(e["healthy"] for e in c.endpoint_status())
+    finally:
+        c.close()
+    out = on_node("etcd-1", "stat", "-c", "%n %a %U", f"{ETCD_PKI}/server.key", f"{ETCD_PKI}/peer.key",
+                  f"{ETCD_PKI}/root.key", f"{ETCD_PKI}/ca.key", "/var/lib/etcd").stdout.split("\n")
+    for line in filter(None, out):
+        assert line.split()[1:] == ["600", "etcd"] or line.endswith("/var/lib/etcd 700 etcd"), line
+    pem = on_node("etcd-1", "cat", f"{ETCD_PKI}/peer.crt").stdout
+    text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem, capture_output=True,
+                          text=True, check=True).stdout
+    assert f"IP Address:{_etcd_addresses(site['lab_inventory'])['etcd-1']}" in text and "DNS:etcd-1" in text, text
+
+
+def test_etcd_changed_setting_restarts_one_member_at_a_time_while_tenants_serve(site, etcd_creds, tmp_path):
+    hosts = ("etcd-0", "etcd-1", "etcd-2")
+    before = {h: _etcd_started_at(h) for h in hosts}
+    watch = QuorumWatch(etcd_creds, site["lab_inventory"])
+    poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
+    watch.start()
+    poller.start()
+    try:
+        res = run_playbook(ETCD_PLAYBOOK, tmp_path, {"etcd_snapshot_count": 20000}, inventory=site["inventory"])
+    finally:
+        watch.stop()
+        poller.stop()
+    assert res.rc == 0, res.failed_tasks()
+    after = {h: _etcd_started_at(h) for h in hosts}
+    assert all(after[h] > before[h] for h in hosts), "every member restarts for the new setting"
+    starts = sorted(after.values())
+    # each restart waited for the previous member to be healthy again
+    assert all(b - a > 500_000 for a, b in itertools.pairwise(starts)), starts
+    assert len(watch.samples) > 10, "too few writes were attempted during the run"
+    # quorum never lost: every write during the rolling restart was accepted
+    assert all(watch.samples), "%d of %d writes failed" % (watch.samples.count(False), len(watch.samples))
+    # and the tenant's API served every read meanwhile
+    print(f"etcd roll: {poller.ok} tenant reads served, {len(poller.failed)} failed")
+    assert poller.failed == [] and poller.ok > 50, poller.failed[:5]
+    # back to the inventory's setting (again one member at a time)
+    back = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=site["inventory"])
+    assert back.rc == 0, back.failed_tasks()
+
+
+def _with_etcd_hosts(site, tmp_path, lab_inventory, count):
+    """A copy of the site's inventory whose etcd group has ``count`` members (etcd-0..N-1)."""
+    inventory = tmp_path / f"inventory-etcd-{count}"
+    shutil.copytree(site["inventory"], inventory)
+    with open(inventory / "hosts.yml", encoding="utf-8") as f:
+        hosts = yaml.safe_load(f)
+    addresses = _etcd_addresses(lab_inventory)
+    hosts["all"]["children"]["etcd"]["hosts"] = {f"etcd-{i}": {"ansible_host": addresses[f"etcd-{i}"]}
+                                                 for i in range(count)}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+    return str(inventory)
+
+
+def test_etcd_grows_to_five_then_replaces_a_failed_member_keeping_data(site, etcd_creds, tmp_path):
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        c.put("/kept/before-growth", "v1")
+    finally:
+        c.close()
+    five = lab_up(**{**SIZES, "etcd": 5})
+    try:
+        inventory = _with_etcd_hosts(site, tmp_path, five, 5)
+        res = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=inventory)
+        assert res.rc == 0, res.failed_tasks()
+        c = etcd_client(etcd_creds, five)
+        try:
+            members = c.members()
+            assert sorted(m["name"] for m in members) == [f"etcd-{i}" for i in range(5)]
+            assert all(e["healthy"] for e in c.endpoint_status())
+            assert dict(c.export_prefix("/kept/")) == {b"/kept/before-growth": b"v1"}
+            old_id = {m["name"]: m["id"] for m in members}["etcd-1"]
+        finally:
+            c.close()
+
+        # a member's machine dies and comes back empty (one the tenants' API servers use)
+        subprocess.run(["podman", "rm", "-f", "-t", "0", LAB_NODE["etcd-1"]], check=True, capture_output=True)
+        lab_up(**{**SIZES, "etcd": 5})
+        res = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=inventory)
+        assert res.rc == 0, res.failed_tasks()
+        c = etcd_client(etcd_creds, five)
+        try:
+            members = {m["name"]: m for m in c.members()}
+            assert sorted(members) == [f"etcd-{i}" for i in range(5)]
+            assert members["etcd-1"]["id"] != old_id
+            assert all(e["healthy"] for e in c.endpoint_status())
+            assert dict(c.export_prefix("/kept/")) == {b"/kept/before-growth": b"v1"}
+        finally:
+            c.close()
+        again = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=inventory)
+        assert again.rc == 0 and _etcd_changed(again) == 0, _changed(again)
+        for tenant in TENANT_WORKERS:
+            assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
+    finally:
+        # back to three members: remove the extra two from the cluster, then the nodes
+        c = etcd_client(etcd_creds, lab_up(**{**SIZES, "etcd": 5}))
+        try:
+            for m in c.members():
+                if m["name"] in ("etcd-3", "etcd-4"):
+                    c.member_remove(m["id"])
+        finally:
+            c.close()
+        lab_up(**SIZES)
+
+
+def test_etcd_snapshot_then_restore_over_ssh_runs_last(site, etcd_creds, tmp_path):
+    """The maintenance playbook's snapshot, then the disaster recovery from it: every member
+    rebuilt from the file, the old data dirs kept aside. Last of the module: the tenants'
+    API servers lose etcd while it runs."""
+    maintenance = os.path.join(REPO, "playbooks", "etcd_maintenance.yml")
+    lab_inventory = site["lab_inventory"]
+    c = etcd_client(etcd_creds, lab_inventory)
+    try:
+        c.put("/restore/in-snapshot", "1")
+    finally:
+        c.close()
+    snap = run_playbook(maintenance, tmp_path, inventory=site["inventory"], args=["--tags", "snapshot"])
+    assert snap.rc == 0, snap.failed_tasks()
+    stored = snap.task("Store the snapshot on the first member", host="etcd-0")["dest"]
+    c = etcd_client(etcd_creds, lab_inventory)
+    try:
+        c.put("/restore/after-snapshot", "2")
+    finally:
+        c.close()
+    local = tmp_path / "snapshot.db"
+    subprocess.run(["podman", "cp", f"{LAB_NODE['etcd-0']}:{stored}", str(local)], check=True)
+
+    res = run_playbook(maintenance, tmp_path, {"etcd_restore_snapshot": str(local)}, inventory=site["inventory"],
+                       args=["--tags", "restore"])
+    assert res.rc == 0, res.failed_tasks()
+    c = etcd_client(etcd_creds, lab_inventory)
+    try:
+        assert dict(c.export_prefix("/restore/")) == {b"/restore/in-snapshot": b"1"}
+        assert sorted(m["name"] for m in c.members()) == ["etcd-0", "etcd-1", "etcd-2"]
+        assert all(e["healthy"] for e in c.endpoint_status())
+        assert c.auth_status() is True
+    finally:
+        c.close()
+    kept = on_node("etcd-2", "sh", "-c", "ls -d /var/lib/etcd.before-restore-*", check=False)
+    assert kept.returncode == 0, "the old data dir is kept aside"
+    again = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=site["inventory"])
+    assert again.rc == 0 and _etcd_changed(again) == 0, _changed(again)

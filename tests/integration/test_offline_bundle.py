@@ -242,7 +242,7 @@ def test_download_mode_from_a_mirror_with_two_releases(mirror, tmp_path):
     assert ok.rc == 0, ok.failed_tasks()
     assert ok.task("check")["kubernetes_files"][older]["kubelet"] == f"kubernetes/{older}/bin/kubelet"
     assert ok.task("check")["kubernetes_files"][KUBE_VERSION]["kubelet"] == "bin/kubelet"
-    oldest = versions.KUBERNETES_OLDER[-1]
+    oldest = "v1.%d.4" % (versions.minor(KUBE_VERSION) - 2)  # a release this bundle does not hold
     check["kamaji.core.bundle_manifest"]["kubernetes_versions"] = [oldest]
     bad = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [dict(check, name="check")]}], tmp_path)
     assert bad.rc != 0

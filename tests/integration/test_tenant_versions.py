@@ -11,10 +11,11 @@ import subprocess
 
 import pytest
 import yaml
-from ansible_collections.kamaji.core.plugins.module_utils import versions
 from harness.procs import binary, free_port
 from harness.runner import run_playbook
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
 
 OLDER = {"minor-%d" % versions.minor(v): v for v in versions.KUBERNETES_OLDER}
 # the fixture admin cluster is marked as this site's, as the admin_cluster role marks it

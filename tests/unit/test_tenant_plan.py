@@ -10,7 +10,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 
 NEWEST, OLDER = versions.KUBERNETES, versions.KUBERNETES_OLDER[0]
-OLDEST = versions.KUBERNETES_OLDER[-1]
+# a release two minors back: no longer supported, held by no bundle
+OLDEST = "v1.%d.4" % (versions.minor(versions.KUBERNETES) - 2)
 
 
 def _spec(**over):
