@@ -540,6 +540,68 @@ def test_check_mode_with_a_new_admin_worker_names_it_and_joins_nothing(site, bun
         lab_up(**SIZES)
 
 
+def _node(conf, name):
+    return next(n for n in json.loads(kubectl(conf, "get", "nodes", "-o", "json").stdout)["items"]
+                if n["metadata"]["name"] == name)
+
+
+def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, bundle_dir, tmp_path):
+    """The fleet upgrade of one tenant, driven by the inventory: acme's tenant.kubernetes_version
+    moves from the previous minor to the current one in the site's inventory (the later
+    scenarios see the fleet as it now is). The workers play run first is refused before
+    anything changes (its tenant's API server still runs the older release); the tenants play
+    rolls the control plane while a client reads from it; then the workers play drains the
+    worker, moves it to the new kubelet with kubeadm upgrade node and uncordons it."""
+    older, newer = TENANT_VERSIONS["acme"], versions.KUBERNETES
+    worker, conf = TENANT_WORKERS["acme"], _tenant_conf(site, "acme")
+    acme_vars = os.path.join(site["inventory"], "host_vars", "acme.yml")
+    with open(acme_vars, encoding="utf-8") as f:
+        text = f.read()
+    assert f"kubernetes_version: {older}" in text
+    with open(acme_vars, "w", encoding="utf-8") as f:
+        f.write(text.replace(f"kubernetes_version: {older}", f"kubernetes_version: {newer}"))
+    workers_play = os.path.join(REPO, "playbooks", "tenant_workers.yml")
+    ev = {"kamaji_bundle_dir": bundle_dir}
+
+    refused = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    assert refused.rc != 0
+    msg = refused.task("Never a kubelet newer than its tenant's API server", host=worker)["msg"]
+    assert msg.startswith(f"{worker}: kube_packages_version: {newer} is newer than the running API server of tenant "
+                          f"acme {older}"), msg
+    assert _changed(refused) == {}
+    assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
+
+    poller = TenantPoller(conf, tmp_path)
+    poller.start()
+    try:
+        start = time.monotonic()
+        cp = run_playbook(os.path.join(REPO, "playbooks", "tenants.yml"), tmp_path, ev, inventory=site["inventory"])
+        cp_seconds = time.monotonic() - start
+        assert cp.rc == 0, cp.failed_tasks()
+        assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
+        start = time.monotonic()
+        moved = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+        worker_seconds = time.monotonic() - start
+    finally:
+        poller.stop()
+    assert moved.rc == 0, moved.failed_tasks()
+    print(f"acme {older} -> {newer}: control plane (tenants play) {cp_seconds:.0f} s, its worker (workers play) "
+          f"{worker_seconds:.0f} s; {poller.ok} reads served, {len(poller.failed)} failed")
+    assert moved.task("Cordon and drain this worker", host=worker)["changed"]
+    node = _node(conf, worker)
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == newer
+    assert _ready(node) and not node["spec"].get("unschedulable"), node["spec"]
+    assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == newer
+    assert on_node(worker, "kubeadm", "version", "-o", "short").stdout.strip() == newer
+    assert on_node(worker, "test", "-e", "/etc/kubernetes/kamaji-upgrade-in-progress", check=False).returncode != 0
+    # the other tenant and its worker were left alone
+    assert _node(_tenant_conf(site, "globex"), TENANT_WORKERS["globex"])["status"]["nodeInfo"]["kubeletVersion"] == newer
+    # the control plane rolled without a failed read
+    assert poller.failed == [], poller.failed[:5]
+    again = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    assert again.rc == 0 and _changed(again) == {}, _changed(again)
+
+
 def test_another_endpoint_fails_naming_the_variable(site, bundle_dir, tmp_path):
     res = run_playbook(os.path.join(REPO, "playbooks", "admin_cluster.yml"), tmp_path,
                        {"kamaji_bundle_dir": bundle_dir, "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
