@@ -53,6 +53,21 @@ class PlayResult:
         raise KeyError(name)
 
 
+def profile(result, top=25):
+    """The slowest tasks of a run (wall time of each task over all its hosts), as text lines:
+    where a run spends its time (issue #19's no-op cost), written beside the tier's results."""
+    rows = []
+    for play in result.data.get("plays", []):
+        for task in play["tasks"]:
+            duration = task["task"].get("duration")
+            if duration and duration.get("end"):
+                rows.append((seconds(duration), len(task["hosts"]), task["task"]["name"]))
+    total = sum(r[0] for r in rows)
+    lines = [f"{len(rows)} tasks, {total:.1f} s in tasks"]
+    lines += [f"{s:7.2f} s  {n:3d} hosts  {name}" for s, n, name in sorted(rows, reverse=True)[:top]]
+    return "\n".join(lines) + "\n"
+
+
 def seconds(start, end=None):
     """Seconds between two JSON-callback timestamps, or of one ``duration`` dict."""
     from datetime import datetime

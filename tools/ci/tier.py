@@ -117,14 +117,14 @@ def run_tier(tier: str) -> tuple[int, int]:
     if tier == "unit":
         return pytest_tier("unit", "tests/unit", ["-q"])
     if tier == "integration":
-        return pytest_tier("integration", "tests/integration", ["-q"])
+        return pytest_tier("integration", "tests/integration", ["-q", "--durations=12"])
     if tier == "e2e":
         if not os.path.isdir(os.path.join(REPO, "tests", "e2e")):
             # Nothing is counted as passed: the tier says plainly that it has no tests yet.
             print("e2e: NOT RUN - tests/e2e does not exist yet (the lab on node containers is still to be built)",
                   flush=True)
             return 0, 0
-        return pytest_tier("e2e", "tests/e2e", ["-q"])
+        return pytest_tier("e2e", "tests/e2e", ["-q", "--durations=0"])
     raise SystemExit(f"unknown tier {tier!r}; choose one of {', '.join(TIERS)}")
 
 
