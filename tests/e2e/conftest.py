@@ -17,12 +17,18 @@ LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 KEEP = os.environ.get("KAMAJI_E2E_KEEP") == "1"
 
 
+# The lab of the tier: the sample inventory's layout (test_site.py deploys it; test_lab_nodes.py
+# checks the bare nodes first, so the lab boots once for both).
+SIZES = {"etcd": 3, "admin_control_plane": 3, "admin_workers": 2, "tenant_workers": 2}
+SIZE_ARGS = [f"--{group.replace('_', '-')}={n}" for group, n in SIZES.items()]
+
+
 @pytest.fixture(scope="session")
 def lab():
     # The tier starts from fresh nodes: a lab left by an interrupted run (or by `make lab`) may
     # carry a deployed site, which would make every "first run" test a re-run.
     subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
-    up = subprocess.run([*LAB, "up"], capture_output=True, text=True, check=False)
+    up = subprocess.run([*LAB, "up", *SIZE_ARGS], capture_output=True, text=True, check=False)
     if up.returncode != 0:
         pytest.fail(f"the lab did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}", pytrace=False)
     yield os.path.join(REPO, "inventories", "lab", "hosts.yml")

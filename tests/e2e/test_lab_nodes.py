@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from conftest import wait_booted
+from conftest import SIZE_ARGS, SIZES, wait_booted
 from harness.procs import REPO
 from harness.runner import run_playbook
 
@@ -18,7 +18,7 @@ def test_every_node_answers_over_ssh_with_systemd(lab, tmp_path):
     res = run_playbook(play, tmp_path, inventory=lab)
     assert res.rc == 0, res.stdout[-3000:]
     hosts = res.stats
-    assert len(hosts) == 7
+    assert len(hosts) == sum(SIZES.values())
     for host in hosts:
         facts = res.task("facts", host=host)["ansible_facts"]
         assert facts == {"mgr": "systemd", "conn": "ssh", "distro": "bookworm"}, host
@@ -32,8 +32,8 @@ def test_lab_network_is_internal(lab):
 def test_lab_up_again_changes_nothing(lab):
     before = subprocess.run(["podman", "ps", "--filter", "label=io.kamaji.lab=1", "--format", "{{.ID}}"],
                             capture_output=True, text=True, check=True).stdout.split()
-    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up"], capture_output=True, text=True,
-                           check=False)
+    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up", *SIZE_ARGS], capture_output=True,
+                           text=True, check=False)
     assert again.returncode == 0, again.stderr
     after = subprocess.run(["podman", "ps", "--filter", "label=io.kamaji.lab=1", "--format", "{{.ID}}"],
                            capture_output=True, text=True, check=True).stdout.split()
@@ -50,8 +50,8 @@ def test_a_node_whose_processes_died_under_podman_is_replaced_by_the_next_up(lab
     status = subprocess.run(["podman", "inspect", name, "--format", "{{.State.Status}}"],
                             capture_output=True, text=True, check=True).stdout.strip()
     assert status == "running"  # what podman believes
-    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up"], capture_output=True, text=True,
-                           check=False, timeout=300)
+    again = subprocess.run([sys.executable, f"{REPO}/tools/lab/lab.py", "up", *SIZE_ARGS], capture_output=True,
+                           text=True, check=False, timeout=300)
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert f"{name}: podman records it running but its processes are gone" in again.stdout
     booted = wait_booted(name)

@@ -35,7 +35,7 @@ import time
 
 import pytest
 import yaml
-from conftest import KEEP, LAB, lab_up, wait_booted
+from conftest import KEEP, LAB, SIZES, lab_up, wait_booted
 from harness import apt_repo
 from harness.procs import CACHE, KUBE_VERSION, REPO, binary
 from harness.runner import profile, run_playbook
@@ -44,7 +44,6 @@ from ansible_collections.kamaji.core.plugins.module_utils import versions
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
 SAMPLE = os.path.join(REPO, "inventories", "sample")
-SIZES = {"etcd": 3, "admin_control_plane": 3, "admin_workers": 2, "tenant_workers": 2}
 # each host of the sample inventory, and the lab node (container) that plays it
 LAB_NODE = {
     **{f"etcd-{i}": f"lab-etcd-{i}" for i in range(3)},
@@ -162,7 +161,7 @@ def _serve_package_sources(tmp, lb):
 @pytest.fixture(scope="module")
 def site(lab, old_runtime_bundle, tmp_path_factory):
     """Deployed with the previous containerd release; test_containerd_version_bump_rolls... moves it."""
-    subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=True)
+    # the session's lab, booted fresh by the lab fixture (test_lab_nodes only looked at it)
     lab_inventory = lab_up(**SIZES)
     tmp = tmp_path_factory.mktemp("site")
     endpoint = _lab_vars(lab_inventory)["all"]["vars"]["admin_cluster_control_plane_endpoint"]
