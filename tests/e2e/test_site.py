@@ -221,6 +221,12 @@ def _changed(res):
     return {h: s["changed"] for h, s in res.stats.items() if s.get("changed")}
 
 
+def _tasks(res, prefix):
+    """Every task of a run whose name (after its role's prefix) starts with ``prefix``."""
+    return [t for play in res.data.get("plays", []) for t in play["tasks"]
+            if t["task"]["name"].split(" : ", 1)[-1].startswith(prefix)]
+
+
 def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
     check = site["runs"]["check"]
     assert check.rc == 0, check.failed_tasks()
@@ -282,6 +288,10 @@ def test_the_control_plane_nodes_run_debian_packages_and_the_kube_repository(sit
         assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (host, unit)
         sources = on_node(host, "cat", "/etc/apt/sources.list.d/kamaji-kubernetes.list").stdout
         assert sources == f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {site['repository']} /\n"
+        # a re-run found them settled in one dpkg read: no apt-get update, no apt call
+        installs = [r for t in _tasks(site["runs"]["second"], "Install kubelet, kubeadm and kubectl pinned")
+                    for h, r in t["hosts"].items() if h == host]
+        assert installs and all(r.get("skipped") for r in installs), (host, installs)
 
 
 def test_admin_nodes_ready_under_their_inventory_names_behind_the_shared_endpoint(site):
