@@ -333,6 +333,23 @@ def test_the_sample_tenants_run_as_specified(site):
     assert "DNS:globex.k8s.example.com" in sans, sans
 
 
+def test_the_fleet_status_lists_each_tenant_as_it_runs(site, tmp_path):
+    res = run_playbook(os.path.join(REPO, "playbooks", "status.yml"), tmp_path, inventory=site["inventory"])
+    assert res.rc == 0, res.failed_tasks()
+    assert _changed(res) == {}
+    fleet = next(iter(t for t in _tasks(res, "The fleet, one row per tenant")))["hosts"]
+    rows = {r["name"]: r for r in next(iter(fleet.values()))["rows"]}
+    assert sorted(rows) == sorted(TENANT_WORKERS)
+    for tenant, row in rows.items():
+        assert row["state"] == "ok", row
+        assert row["version"] == row["running"] == TENANT_VERSIONS[tenant], row
+        ready, wanted = row["replicas"].split("/")
+        assert ready == wanted and int(wanted) >= 2 and row["workers"] == "1/1", row
+        assert row["cert_days"] >= 360 and row["etcd_keys"] > 100 and row["etcd_bytes"] > 0, row
+    table = next(iter(next(iter(t for t in _tasks(res, "Fleet status")))["hosts"].values()))["msg"]
+    assert table[0].split()[:2] == ["tenant", "version"] and len(table) == 3, table
+
+
 def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
     a, b = (_tenant_conf(site, t) for t in ("acme", "globex"))
     assert "kube-system" in kubectl(a, "get", "ns").stdout

@@ -1,0 +1,132 @@
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+"""The fleet's status, one row per tenant: what the inventory wants beside what runs.
+
+Inputs are what the status playbook read (the tenants' Deployments and PKI Secrets in the
+admin cluster, each tenant's Nodes through its own API, etcd's per-prefix usage); nothing
+here talks to a cluster. ``rows`` builds the rows, ``table`` renders them for a job log.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set, x509
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.admin_objects import LABEL
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.secrets import SECRET_ADMIN, SECRET_PKI
+
+Obj = dict[str, Any]
+# the certificates a tenant's control plane serves and presents (its CAs live ten years)
+LEAF_CERTS = tuple(item for item in tenant_set.CERT_ITEMS if item not in tenant_set.CA_ITEMS)
+COLUMNS = (("tenant", "name"), ("version", "version"), ("running", "running"), ("replicas", "replicas"),
+           ("endpoint", "endpoint"), ("certs (days)", "cert_days"), ("etcd keys", "etcd_keys"),
+           ("etcd bytes", "etcd_bytes"), ("workers", "workers"), ("state", "state"))
+
+
+def _tenant_of(obj: Obj) -> str:
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(LABEL) or "")
+
+
+def _image_tag(deployment: Obj) -> str:
+    for container in ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
+        if container.get("name") == "kube-apiserver":
+            return str(container.get("image", "")).rsplit(":", 1)[-1]
+    return ""
+
+
+def admin_kubeconfig(secrets: Sequence[Obj], name: str) -> str:
+    """The admin kubeconfig (text) of tenant ``name`` from its Secrets as read from the admin
+    cluster; empty when it has none."""
+    for secret in secrets:
+        if _tenant_of(secret) == name and (secret.get("metadata") or {}).get("name") == SECRET_ADMIN:
+            raw = (secret.get("data") or {}).get("admin.conf")
+            if raw:
+                return base64.b64decode(raw).decode("utf-8")
+    return ""
+
+
+def cert_days(secret: Obj | None, now: datetime.datetime) -> int | None:
+    """Days until the first of the tenant's leaf certificates expires (None: no readable PKI Secret)."""
+    if not secret:
+        return None
+    data = secret.get("data") or {}
+    days = []
+    for item in LEAF_CERTS:
+        raw = data.get(item + ".crt")
+        if not raw:
+            continue
+        try:
+            cert = x509.parse_cert(base64.b64decode(raw))
+        except (ValueError, TypeError):
+            continue
+        days.append((cert.not_valid_after_utc - now).days)
+    return min(days) if days else None
+
+
+def _ready(node: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
+
+
+def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], secrets: Sequence[Obj],
+         etcd_tenants: Mapping[str, Mapping[str, Any]] | None,
+         now: datetime.datetime | None = None) -> list[dict[str, Any]]:
+    """One row per tenant of the inventory (each: name, version, endpoint, and nodes as its API
+    listed them or error), and one per tenant found in the admin cluster or etcd that the
+    inventory does not name (state ``orphaned``)."""
+    now = now or x509.utcnow()
+    tenants = {str(t["name"]): t for t in inventory}
+    deploys = {_tenant_of(d): d for d in deployments if _tenant_of(d)}
+    pki = {_tenant_of(s): s for s in secrets if _tenant_of(s) and (s.get("metadata") or {}).get("name") == SECRET_PKI}
+    usage = etcd_tenants or {}
+    out = []
+    for name in sorted(set(tenants) | set(deploys) | set(usage)):
+        want = tenants.get(name)
+        deploy = deploys.get(name)
+        status = (deploy or {}).get("status") or {}
+        wanted = ((deploy or {}).get("spec") or {}).get("replicas", 0)
+        ready = status.get("readyReplicas", 0) or 0
+        listed = (want or {}).get("nodes")
+        row: dict[str, Any] = {
+            "name": name,
+            "version": (want or {}).get("version", ""),
+            "running": _image_tag(deploy) if deploy else "",
+            "replicas": "%d/%d" % (ready, wanted) if deploy else "",
+            "endpoint": (want or {}).get("endpoint", ""),
+            "cert_days": cert_days(pki.get(name), now),
+            "etcd_keys": (usage.get(name) or {}).get("keys"),
+            "etcd_bytes": (usage.get(name) or {}).get("bytes"),
+            "workers": "%d/%d" % (sum(1 for n in listed if _ready(n)), len(listed)) if listed is not None else "",
+        }
+        problems = []
+        if want is None:
+            problems.append("orphaned (in the admin cluster, not in the inventory)")
+        elif deploy is None:
+            problems.append("absent (not deployed yet)")
+        else:
+            if ready < wanted or wanted == 0:
+                problems.append("replicas not ready")
+            if row["running"] and row["version"] and row["running"] != row["version"]:
+                problems.append("runs %s, the inventory wants %s" % (row["running"], row["version"]))
+            if listed is None:
+                problems.append("API: %s" % ((want or {}).get("error") or "not read"))
+            elif listed and any(not _ready(n) for n in listed):
+                problems.append("workers not Ready: %s" % ", ".join(sorted(
+                    str(n.get("metadata", {}).get("name")) for n in listed if not _ready(n))))
+        row["state"] = "; ".join(problems) or "ok"
+        out.append(row)
+    return out
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def table(table_rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The rows as aligned text lines, a header first."""
+    cells = [[title for title, _key in COLUMNS]] + [[_cell(r.get(key)) for _title, key in COLUMNS] for r in table_rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(COLUMNS))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]

@@ -1,0 +1,114 @@
+#!/usr/bin/python
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_status
+short_description: One row per tenant, what the inventory wants beside what runs
+version_added: 0.1.0
+description:
+  - Builds the fleet's status from what the C(kamaji.core.status) playbook read, per tenant its
+    Kubernetes version (wanted and running), control-plane replicas ready, endpoint, days until
+    its first certificate expires, its etcd keys and bytes, and its workers Ready/total, with a
+    state naming what is wrong (C(ok) otherwise).
+  - A tenant found in the admin cluster that the inventory does not name is listed as orphaned.
+  - Returns the rows (for C(set_stats) and tools) and the same as an aligned text table (for a job log).
+    Reads nothing itself and changes nothing.
+author:
+  - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.DIFF_NONE
+options:
+  tenants:
+    description:
+      - The inventory's tenants, each with C(name), C(version), C(endpoint) (C(address:port)) and C(nodes) (its
+        Nodes as its own API listed them), or C(error) (why they could not be read).
+    type: list
+    elements: dict
+    required: true
+  deployments:
+    description: The tenants' control-plane Deployments as read from the admin cluster (label C(kamaji.core/tenant)).
+    type: list
+    elements: dict
+    default: []
+  secrets:
+    description:
+      - The tenants' Secrets as read from the admin cluster (label C(kamaji.core/tenant)); the certificates of
+        C(kamaji-pki) give the expiry. Nothing of them is returned.
+    type: list
+    elements: dict
+    default: []
+  etcd_tenants:
+    description: Per tenant name, C(keys) and C(bytes) under its prefix (the C(tenants) of M(kamaji.core.etcd_info)).
+    type: dict
+    default: {}
+requirements:
+  - cryptography
+"""
+
+EXAMPLES = r"""
+- name: The fleet as a table
+  kamaji.core.fleet_status:
+    tenants:
+      - {name: acme, version: v1.37.2, endpoint: "192.0.2.41:31443", nodes: "{{ acme_nodes.resources }}"}
+    deployments: "{{ deployments.resources }}"
+    secrets: "{{ secrets.resources }}"
+    etcd_tenants: "{{ etcd.tenants }}"
+  register: fleet
+  no_log: true
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ fleet.table }}"
+"""
+
+RETURN = r"""
+rows:
+  description: One dict per tenant (name, version, running, replicas, endpoint, cert_days, etcd_keys, etcd_bytes, workers, state).
+  returned: always
+  type: list
+  elements: dict
+table:
+  description: The rows as aligned text lines, a header first.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "tenant  version  running  replicas  endpoint           certs (days)  etcd keys  etcd bytes  workers  state"
+    - "acme    v1.37.2  v1.37.2  2/2       192.0.2.41:31443   364           412        1093421     1/1      ok"
+problems:
+  description: Tenant name to its state, for every tenant whose state is not C(ok).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kamaji.core.plugins.module_utils.common import deps
+from ansible_collections.kamaji.core.plugins.module_utils.pki import x509
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import status
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            tenants=dict(type="list", elements="dict", required=True),
+            deployments=dict(type="list", elements="dict", default=[]),
+            secrets=dict(type="list", elements="dict", default=[], no_log=True),
+            etcd_tenants=dict(type="dict", default={}),
+        ),
+        supports_check_mode=True,
+    )
+    deps.require(module, x509.CRYPTOGRAPHY)
+    p = module.params
+    rows = status.rows(p["tenants"], p["deployments"], p["secrets"], p["etcd_tenants"])
+    module.exit_json(changed=False, rows=rows, table=status.table(rows),
+                     problems={r["name"]: r["state"] for r in rows if r["state"] != "ok"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The fleet status rows and table, from the objects the admin cluster holds for real tenants
+(built by the same code the tenants play applies), and fleet_status through ansible-playbook."""
+from __future__ import annotations
+
+import copy
+import datetime
+
+from harness.runner import run_playbook
+
+from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import status
+
+
+def _node(name, ready=True):
+    return {"metadata": {"name": name}, "status": {"conditions": [{"type": "Ready", "status": str(ready)}]}}
+
+
+def _running(objs, ready):
+    deploy = copy.deepcopy(objs[("Deployment", "kube-control-plane")])
+    deploy["status"] = {"readyReplicas": ready}
+    return deploy
+
+
+def test_rows_say_what_runs_beside_what_the_inventory_wants(build_tenant):
+    spec, _material, objs = build_tenant()
+    name = spec["name"]
+    secrets = [o for (kind, _n), o in objs.items() if kind == "Secret"]
+    deploy = _running(objs, ready=spec["replicas"])
+    now = datetime.datetime.now(datetime.UTC)
+    inventory = [{"name": name, "version": spec["kubernetes_version"], "endpoint": "192.0.2.10:31443",
+                  "nodes": [_node("w-0"), _node("w-1", ready=False)]},
+                 {"name": "later", "version": versions.KUBERNETES, "endpoint": "192.0.2.10:31444", "nodes": None,
+                  "error": "no admin kubeconfig Secret"}]
+    rows = status.rows(inventory, [deploy], secrets, {name: {"keys": 12, "bytes": 3456}, "gone": {"keys": 3, "bytes": 9}},
+                       now=now)
+    by = {r["name"]: r for r in rows}
+    assert sorted(by) == sorted([name, "later", "gone"])
+    row = by[name]
+    assert row["running"] == spec["kubernetes_version"] and row["replicas"] == "%d/%d" % (spec["replicas"], spec["replicas"])
+    assert 360 <= row["cert_days"] <= 366, row["cert_days"]
+    assert (row["etcd_keys"], row["etcd_bytes"], row["workers"]) == (12, 3456, "1/2")
+    assert row["state"] == "workers not Ready: w-1"
+    assert by["later"]["state"] == "absent (not deployed yet)"
+    assert by["gone"]["state"] == "orphaned (in the admin cluster, not in the inventory)"
+    lines = status.table(rows)
+    assert lines[0].split()[:3] == ["tenant", "version", "running"]
+    assert len(lines) == 4 and all("KEY" not in line for line in lines)
+
+
+def test_a_tenant_running_another_release_or_short_of_replicas_is_named(build_tenant):
+    spec, _material, objs = build_tenant(kubernetes_version=versions.KUBERNETES_OLDER[0])
+    inventory = [{"name": spec["name"], "version": versions.KUBERNETES, "endpoint": "e", "nodes": []}]
+    row = status.rows(inventory, [_running(objs, ready=1)], [], {})[0]
+    assert row["state"] == (f"replicas not ready; runs {versions.KUBERNETES_OLDER[0]}, the inventory wants "
+                            f"{versions.KUBERNETES}")
+    assert row["cert_days"] is None and row["workers"] == "0/0"
+    assert status.table([row])[1].split()[5] == "-"  # no PKI Secret read: no expiry
+
+
+def test_admin_kubeconfig_comes_from_the_tenants_secret(build_tenant):
+    spec, material, objs = build_tenant()
+    secrets = [o for (kind, _n), o in objs.items() if kind == "Secret"]
+    assert status.admin_kubeconfig(secrets, spec["name"]) == material["admin.conf"]
+    assert status.admin_kubeconfig(secrets, "other") == ""
+
+
+def test_fleet_status_module_returns_rows_table_and_problems_never_secrets(build_tenant, tmp_path):
+    spec, _material, objs = build_tenant()
+    secrets = [o for (kind, _n), o in objs.items() if kind == "Secret"]
+    args = {"tenants": [{"name": spec["name"], "version": spec["kubernetes_version"], "endpoint": "e", "nodes": []}],
+            "deployments": [_running(objs, ready=spec["replicas"])], "secrets": secrets}
+    res = run_playbook([{"hosts": "localhost", "gather_facts": False,
+                         "tasks": [{"name": "t", "kamaji.core.fleet_status": args}]}], tmp_path)
+    assert res.rc == 0, res.failed_tasks()
+    t = res.task("t")
+    assert t["rows"][0]["state"] == "ok" and t["problems"] == {}
+    assert "PRIVATE KEY" not in res.stdout
