@@ -348,6 +348,11 @@ def test_the_fleet_status_lists_each_tenant_as_it_runs(site, tmp_path):
         assert row["cert_days"] >= 360 and row["etcd_keys"] > 100 and row["etcd_bytes"] > 0, row
     table = next(iter(next(iter(t for t in _tasks(res, "Fleet status")))["hosts"].values()))["msg"]
     assert table[0].split()[:2] == ["tenant", "version"] and len(table) == 3, table
+    print("\n".join(table))
+    # and the admin cluster's kubeadm certificates, the first to expire on each control-plane node
+    certs = res.task("Admin cluster certificates, the first to expire on each control-plane node", host="admin-cp-0")
+    assert [line.split(":", 1)[0] for line in certs["msg"]] == CONTROL_PLANE, certs["msg"]
+    assert all(re.search(r" expires \S+ \(in 36[0-5] days\)$", line) for line in certs["msg"]), certs["msg"]
 
 
 def test_tenant_api_answers_through_its_endpoint_and_tenants_are_isolated(site):
