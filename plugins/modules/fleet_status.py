@@ -35,13 +35,12 @@ options:
     type: list
     elements: dict
     default: []
-  secrets:
+  certificates:
     description:
-      - The tenants' Secrets as read from the admin cluster (label C(kamaji.core/tenant)); the certificates of
-        C(kamaji-pki) give the expiry. Nothing of them is returned.
-    type: list
-    elements: dict
-    default: []
+      - Per tenant name, the certificates of its PKI Secret (file name to base64 PEM, as the
+        C(kamaji.core.tenant_certificates) filter picks them from the Secrets); they give the expiry.
+    type: dict
+    default: {}
   etcd_tenants:
     description: Per tenant name, C(keys) and C(bytes) under its prefix (the C(tenants) of M(kamaji.core.etcd_info)).
     type: dict
@@ -56,7 +55,7 @@ EXAMPLES = r"""
     tenants:
       - {name: acme, version: v1.37.2, endpoint: "192.0.2.41:31443", nodes: "{{ acme_nodes.resources }}"}
     deployments: "{{ deployments.resources }}"
-    secrets: "{{ secrets.resources }}"
+    certificates: "{{ secrets.resources | kamaji.core.tenant_certificates }}"
     etcd_tenants: "{{ etcd.tenants }}"
   register: fleet
   no_log: true
@@ -98,14 +97,14 @@ def main() -> None:
         argument_spec=dict(
             tenants=dict(type="list", elements="dict", required=True),
             deployments=dict(type="list", elements="dict", default=[]),
-            secrets=dict(type="list", elements="dict", default=[], no_log=True),
+            certificates=dict(type="dict", default={}),
             etcd_tenants=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
     deps.require(module, x509.CRYPTOGRAPHY)
     p = module.params
-    rows = status.rows(p["tenants"], p["deployments"], p["secrets"], p["etcd_tenants"])
+    rows = status.rows(p["tenants"], p["deployments"], p["certificates"], p["etcd_tenants"])
     module.exit_json(changed=False, rows=rows, table=status.table(rows),
                      problems={r["name"]: r["state"] for r in rows if r["state"] != "ok"})
 

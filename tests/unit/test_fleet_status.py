@@ -31,8 +31,8 @@ def test_rows_say_what_runs_beside_what_the_inventory_wants(build_tenant):
                   "nodes": [_node("w-0"), _node("w-1", ready=False)]},
                  {"name": "later", "version": versions.KUBERNETES, "endpoint": "192.0.2.10:31444", "nodes": None,
                   "error": "no admin kubeconfig Secret"}]
-    rows = status.rows(inventory, [deploy], secrets, {name: {"keys": 12, "bytes": 3456}, "gone": {"keys": 3, "bytes": 9}},
-                       now=now)
+    usage = {name: {"keys": 12, "bytes": 3456}, "gone": {"keys": 3, "bytes": 9}}
+    rows = status.rows(inventory, [deploy], status.certificates(secrets), usage, now=now)
     by = {r["name"]: r for r in rows}
     assert sorted(by) == sorted([name, "later", "gone"])
     row = by[name]
@@ -50,7 +50,7 @@ def test_rows_say_what_runs_beside_what_the_inventory_wants(build_tenant):
 def test_a_tenant_running_another_release_or_short_of_replicas_is_named(build_tenant):
     spec, _material, objs = build_tenant(kubernetes_version=versions.KUBERNETES_OLDER[0])
     inventory = [{"name": spec["name"], "version": versions.KUBERNETES, "endpoint": "e", "nodes": []}]
-    row = status.rows(inventory, [_running(objs, ready=1)], [], {})[0]
+    row = status.rows(inventory, [_running(objs, ready=1)], {}, {})[0]
     assert row["state"] == (f"replicas not ready; runs {versions.KUBERNETES_OLDER[0]}, the inventory wants "
                             f"{versions.KUBERNETES}")
     assert row["cert_days"] is None and row["workers"] == "0/0"
@@ -68,10 +68,11 @@ def test_fleet_status_module_returns_rows_table_and_problems_never_secrets(build
     spec, _material, objs = build_tenant()
     secrets = [o for (kind, _n), o in objs.items() if kind == "Secret"]
     args = {"tenants": [{"name": spec["name"], "version": spec["kubernetes_version"], "endpoint": "e", "nodes": []}],
-            "deployments": [_running(objs, ready=spec["replicas"])], "secrets": secrets}
+            "deployments": [_running(objs, ready=spec["replicas"])], "certificates": status.certificates(secrets)}
     res = run_playbook([{"hosts": "localhost", "gather_facts": False,
                          "tasks": [{"name": "t", "kamaji.core.fleet_status": args}]}], tmp_path)
     assert res.rc == 0, res.failed_tasks()
     t = res.task("t")
     assert t["rows"][0]["state"] == "ok" and t["problems"] == {}
-    assert "PRIVATE KEY" not in res.stdout
+    assert t["rows"][0]["name"] == spec["name"] and "*" not in "".join(t["table"])  # nothing masked by no_log
+    assert all(k.endswith(".crt") for certs in status.certificates(secrets).values() for k in certs)

@@ -48,11 +48,20 @@ def admin_kubeconfig(secrets: Sequence[Obj], name: str) -> str:
     return ""
 
 
-def cert_days(secret: Obj | None, now: datetime.datetime) -> int | None:
-    """Days until the first of the tenant's leaf certificates expires (None: no readable PKI Secret)."""
-    if not secret:
+def certificates(secrets: Sequence[Obj]) -> dict[str, dict[str, str]]:
+    """Per tenant, the certificates (public, base64 as the API returns them) of its PKI Secret;
+    nothing else of the Secrets (keys stay out of what is passed on)."""
+    out = {}
+    for secret in secrets:
+        if _tenant_of(secret) and (secret.get("metadata") or {}).get("name") == SECRET_PKI:
+            out[_tenant_of(secret)] = {k: v for k, v in (secret.get("data") or {}).items() if k.endswith(".crt")}
+    return out
+
+
+def cert_days(data: Mapping[str, str] | None, now: datetime.datetime) -> int | None:
+    """Days until the first of the tenant's leaf certificates expires (None: none readable)."""
+    if not data:
         return None
-    data = secret.get("data") or {}
     days = []
     for item in LEAF_CERTS:
         raw = data.get(item + ".crt")
@@ -71,7 +80,7 @@ def _ready(node: Obj) -> bool:
                for c in (node.get("status") or {}).get("conditions") or [])
 
 
-def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], secrets: Sequence[Obj],
+def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], certs: Mapping[str, Mapping[str, str]],
          etcd_tenants: Mapping[str, Mapping[str, Any]] | None,
          now: datetime.datetime | None = None) -> list[dict[str, Any]]:
     """One row per tenant of the inventory (each: name, version, endpoint, and nodes as its API
@@ -80,7 +89,6 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], sec
     now = now or x509.utcnow()
     tenants = {str(t["name"]): t for t in inventory}
     deploys = {_tenant_of(d): d for d in deployments if _tenant_of(d)}
-    pki = {_tenant_of(s): s for s in secrets if _tenant_of(s) and (s.get("metadata") or {}).get("name") == SECRET_PKI}
     usage = etcd_tenants or {}
     out = []
     for name in sorted(set(tenants) | set(deploys) | set(usage)):
@@ -96,7 +104,7 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], sec
             "running": _image_tag(deploy) if deploy else "",
             "replicas": "%d/%d" % (ready, wanted) if deploy else "",
             "endpoint": (want or {}).get("endpoint", ""),
-            "cert_days": cert_days(pki.get(name), now),
+            "cert_days": cert_days(certs.get(name), now),
             "etcd_keys": (usage.get(name) or {}).get("keys"),
             "etcd_bytes": (usage.get(name) or {}).get("bytes"),
             "workers": "%d/%d" % (sum(1 for n in listed if _ready(n)), len(listed)) if listed is not None else "",
