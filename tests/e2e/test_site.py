@@ -651,52 +651,6 @@ def test_another_endpoint_fails_naming_the_variable(site, bundle_dir, tmp_path):
     assert _changed(res) == {}
 
 
-def test_admin_api_survives_the_first_control_plane_node_stopping(site):
-    subprocess.run(["podman", "stop", "-t", "5", LAB_NODE["admin-cp-0"]], check=True, capture_output=True)
-    try:
-        # haproxy drops the stopped server after two failed checks 1 s apart; bounded wait
-        deadline = time.monotonic() + 60
-        while True:
-            got = kubectl(site["admin"], "create", "configmap", "written-with-cp-0-down", "-n", "default", check=False)
-            if got.returncode == 0 or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-        assert got.returncode == 0, got.stderr
-        reads = [kubectl(site["admin"], "get", "configmap", "-n", "default", check=False) for _read in range(5)]
-        assert all("written-with-cp-0-down" in r.stdout for r in reads), [r.stderr for r in reads]  # each one served
-    finally:
-        subprocess.run(["podman", "start", LAB_NODE["admin-cp-0"]], check=False, capture_output=True)
-
-
-def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
-    """Runs after the other site scenarios. The bridge network's routes to the other nodes' pod CIDRs are applied at boot
-    (a container restart starts a new network namespace: no route survives it by itself), and
-    the lab node comes back with its fixed address, so the kubelet is Ready."""
-    nodes = json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]
-    cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in nodes}
-    host = "admin-worker-0"
-    node = LAB_NODE[host]
-
-    def address():
-        out = subprocess.run(["podman", "inspect", node, "--format", "{{json .NetworkSettings.Networks}}"],
-                             capture_output=True, text=True, check=True).stdout
-        return json.loads(out)["kamaji-lab"]["IPAddress"]
-
-    before = address()
-    subprocess.run(["podman", "restart", "-t", "10", node], check=True, capture_output=True, timeout=120)
-    booted = wait_booted(node)
-    assert booted in ("running", "degraded"), booted
-    unit = on_node(host, "systemctl", "is-active", "kamaji-pod-routes", check=False).stdout.strip()
-    routes = on_node(host, "ip", "-4", "route", "show").stdout
-    assert unit == "active", unit
-    for cp in CONTROL_PLANE:
-        assert f"{cidrs[cp]} via " in routes, (cp, cidrs[cp], routes)
-    assert address() == before
-    ready = kubectl(site["admin"], "wait", "--for=condition=Ready", f"node/{host}", "--timeout=120s", check=False,
-                    timeout=150)
-    assert ready.returncode == 0, ready.stderr
-
-
 # --- The shared etcd under the running tenants -------------------------------------------
 # These scenarios run after the site's: they roll, grow, replace and restore the etcd that
 # the tenants of the site use (the restore runs last of all: it takes every member down).
@@ -803,6 +757,11 @@ def test_etcd_members_run_with_auth_and_private_keys_and_certs_carry_their_addre
 
 def test_etcd_changed_setting_restarts_one_member_at_a_time_while_tenants_serve(site, etcd_creds, tmp_path):
     hosts = ("etcd-0", "etcd-1", "etcd-2")
+    # the tenant answers through its endpoint before the poller starts (bounded)
+    deadline = time.monotonic() + 180
+    while kubectl(_tenant_conf(site, "acme"), "get", "--raw", "/readyz", check=False).stdout != "ok":
+        assert time.monotonic() < deadline, "acme's API does not answer through its endpoint"
+        time.sleep(2)
     before = {h: _etcd_started_at(h) for h in hosts}
     watch = QuorumWatch(etcd_creds, site["lab_inventory"])
     poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
@@ -883,15 +842,68 @@ def test_etcd_grows_to_five_then_replaces_a_failed_member_keeping_data(site, etc
         for tenant in TENANT_WORKERS:
             assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
     finally:
-        # back to three members: remove the extra two from the cluster, then the nodes
-        c = etcd_client(etcd_creds, lab_up(**{**SIZES, "etcd": 5}))
+        # back to three members: remove the extra two from the cluster (a patient client, a few
+        # attempts: a removal under the tenants' load may outlast one call), then the nodes
+        c = etcd_client(etcd_creds, lab_up(**{**SIZES, "etcd": 5}), timeout=15.0)
         try:
-            for m in c.members():
-                if m["name"] in ("etcd-3", "etcd-4"):
-                    c.member_remove(m["id"])
+            for _attempt in range(3):
+                extra = [m for m in c.members() if m["name"] in ("etcd-3", "etcd-4")]
+                if not extra:
+                    break
+                try:
+                    c.member_remove(extra[0]["id"])
+                except Exception:  # retried, then the assertion below says what is left
+                    time.sleep(5)
+            assert not [m["name"] for m in c.members() if m["name"] in ("etcd-3", "etcd-4")]
         finally:
             c.close()
         lab_up(**SIZES)
+
+
+def test_admin_api_survives_the_first_control_plane_node_stopping(site):
+    subprocess.run(["podman", "stop", "-t", "5", LAB_NODE["admin-cp-0"]], check=True, capture_output=True)
+    try:
+        # haproxy drops the stopped server after two failed checks 1 s apart; bounded wait
+        deadline = time.monotonic() + 60
+        while True:
+            got = kubectl(site["admin"], "create", "configmap", "written-with-cp-0-down", "-n", "default", check=False)
+            if got.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert got.returncode == 0, got.stderr
+        reads = [kubectl(site["admin"], "get", "configmap", "-n", "default", check=False) for _read in range(5)]
+        assert all("written-with-cp-0-down" in r.stdout for r in reads), [r.stderr for r in reads]  # each one served
+    finally:
+        subprocess.run(["podman", "start", LAB_NODE["admin-cp-0"]], check=False, capture_output=True)
+
+
+def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
+    """Runs after the other site scenarios. The bridge network's routes to the other nodes' pod CIDRs are applied at boot
+    (a container restart starts a new network namespace: no route survives it by itself), and
+    the lab node comes back with its fixed address, so the kubelet is Ready."""
+    nodes = json.loads(kubectl(site["admin"], "get", "nodes", "-o", "json").stdout)["items"]
+    cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"] for n in nodes}
+    host = "admin-worker-0"
+    node = LAB_NODE[host]
+
+    def address():
+        out = subprocess.run(["podman", "inspect", node, "--format", "{{json .NetworkSettings.Networks}}"],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)["kamaji-lab"]["IPAddress"]
+
+    before = address()
+    subprocess.run(["podman", "restart", "-t", "10", node], check=True, capture_output=True, timeout=120)
+    booted = wait_booted(node)
+    assert booted in ("running", "degraded"), booted
+    unit = on_node(host, "systemctl", "is-active", "kamaji-pod-routes", check=False).stdout.strip()
+    routes = on_node(host, "ip", "-4", "route", "show").stdout
+    assert unit == "active", unit
+    for cp in CONTROL_PLANE:
+        assert f"{cidrs[cp]} via " in routes, (cp, cidrs[cp], routes)
+    assert address() == before
+    ready = kubectl(site["admin"], "wait", "--for=condition=Ready", f"node/{host}", "--timeout=120s", check=False,
+                    timeout=150)
+    assert ready.returncode == 0, ready.stderr
 
 
 def test_etcd_snapshot_then_restore_over_ssh_runs_last(site, etcd_creds, tmp_path):
