@@ -49,11 +49,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as 
 
 
 def tenant_kubernetes_version(name: str, hostvars: Mapping[str, Any], tenant_hosts: Iterable[str]) -> str:
-    for host in tenant_hosts:
-        hv = hostvars[host]
-        if str(hv.get("tenant_name") or host) == name:
-            return tenant_spec.kubernetes_version(hv.get("tenant") or {})
-    return ""
+    raw = tenant_spec.in_inventory(name, hostvars, tenant_hosts)
+    return "" if raw is None else tenant_spec.kubernetes_version(raw)
 
 
 class FilterModule:

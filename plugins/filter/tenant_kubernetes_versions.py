@@ -11,6 +11,7 @@ version_added: 0.2.0
 description:
   - Returns the distinct C(tenant.kubernetes_version) values of the input hosts (hosts of the
     C(tenants) group), a spec without one counting as the version it defaults to; sorted.
+  - Tenants marked C(state=absent) run no release (they are being deleted) and are left out.
 options:
   _input:
     description: Hosts of the C(tenants) group.
@@ -45,7 +46,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as 
 
 
 def tenant_kubernetes_versions(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[str]:
-    return sorted({tenant_spec.kubernetes_version(hostvars[host].get("tenant") or {}) for host in hosts})
+    specs = [hostvars[host].get("tenant") or {} for host in hosts]
+    return sorted({tenant_spec.kubernetes_version(raw) for raw in specs if tenant_spec.state(raw) != "absent"})
 
 
 class FilterModule:

@@ -27,6 +27,7 @@ options:
     description:
       - The inventory's tenants, each with C(name), C(version), C(endpoint) (C(address:port)) and C(nodes) (its
         Nodes as its own API listed them), or C(error) (why they could not be read).
+      - C(state) C(absent) marks a tenant the inventory deletes; its row says C(deleted) once nothing of it is left.
     type: list
     elements: dict
     required: true

@@ -27,6 +27,10 @@ description:
   - A tenant with an invalid spec is reported in RV(errors) (message starting with the
     field) and left out of RV(admin_objects_file); the call itself does not fail, so each
     tenant host can fail alone before anything changes.
+  - A tenant whose spec says C(state=absent) is planned for deletion instead, in RV(deletions)
+    and RV(etcd_deletions). Only when its C(confirm_delete) repeats its name, and only a tenant of
+    this admin cluster (its namespace exists) or one this site began deleting
+    (O(deleted_tenants)); otherwise it is reported in RV(errors). The module deletes nothing.
   - The result carries private keys (in Secrets and kubeconfigs). Always set C(no_log).
 author:
   - kamaji.core maintainers (@kamaji-core)
@@ -132,6 +136,14 @@ options:
     description: A certificate expiring within this many days is re-issued (and the pods roll).
     type: int
     default: 30
+  deleted_tenants:
+    description:
+      - Names of the tenants this site began deleting, to when (the C(data) of the admin
+        cluster's C(kube-system/kamaji-deleted-tenants) ConfigMap, which the role writes before
+        it deletes anything). A tenant marked absent whose namespace is gone is accepted only
+        when named here, so that re-runs after a delete go on while a misspelt name fails.
+    type: dict
+    default: {}
   output_dir:
     description:
       - Scratch directory on the controller. The admin cluster objects of the batch go to
@@ -222,6 +234,19 @@ etcd_tenants:
   returned: always
   type: list
   elements: dict
+deletions:
+  description:
+    - Per inventory host of a tenant marked absent (and guarded), its C(name), C(namespace) and
+      C(exists) (its namespace is still in the admin cluster).
+  returned: always
+  type: dict
+etcd_deletions:
+  description:
+    - The tenants marked absent in the form of M(kamaji.core.etcd_tenant)'s
+      O(kamaji.core.etcd_tenant#module:tenants), with C(state=absent) and C(purge=true).
+  returned: always
+  type: list
+  elements: dict
 errors:
   description: Per inventory host of an invalid tenant, the message (it starts with the field).
   returned: always
@@ -263,6 +288,7 @@ ARGUMENT_SPEC = dict(
     proxy_mode=dict(type="str", default="iptables", choices=["iptables", "nftables"]),
     key_algorithm=dict(type="str", default=plan.DEFAULT_KEY_ALGORITHM, choices=list(KEY_ALGORITHMS)),
     renewal_window_days=dict(type="int", default=plan.DEFAULT_RENEWAL_WINDOW_DAYS),
+    deleted_tenants=dict(type="dict", default={}),
     output_dir=dict(type="path"),
     play_check_mode=dict(type="bool", default=False),
 )
@@ -284,7 +310,8 @@ def write_outputs(out_dir: str, batch: plan.Plan) -> dict:
         tenants[host] = tenant
     return {"output_dir": out_dir, "tenants": tenants, "errors": batch.errors, "etcd_tenants": batch.etcd_tenants,
             "admin_objects_file": admin_file, "admin_objects_count": len(batch.admin_objects),
-            "unchanged_objects": batch.unchanged_objects, "new_namespaces": batch.new_namespaces}
+            "unchanged_objects": batch.unchanged_objects, "new_namespaces": batch.new_namespaces,
+            "deletions": batch.deletions, "etcd_deletions": batch.etcd_deletions}
 
 
 def main() -> None:

@@ -906,6 +906,79 @@ def test_after_a_reboot_the_node_keeps_its_address_routes_and_readiness(site):
     assert ready.returncode == 0, ready.stderr
 
 
+def test_a_tenant_marked_absent_is_deleted_and_its_machine_leaves_it(site, etcd_creds, bundle_dir, tmp_path):
+    """globex is marked absent, with its guard, in the site's inventory: the tenants play
+    removes its control plane, namespace, etcd keys, user and role and its kubeconfig while
+    acme keeps serving; the workers play resets globex's machine (kubeadm reset, its pod
+    network); re-runs of both change nothing."""
+    worker = TENANT_WORKERS["globex"]
+    globex_vars = os.path.join(site["inventory"], "host_vars", "globex.yml")
+    with open(globex_vars, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    doc["tenant"].update(state="absent", confirm_delete="globex")
+    with open(globex_vars, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    ev = {"kamaji_bundle_dir": bundle_dir}
+    tenants_play = os.path.join(REPO, "playbooks", "tenants.yml")
+    workers_play = os.path.join(REPO, "playbooks", "tenant_workers.yml")
+
+    def acme_keys(c):
+        """acme's keys but those its own components rewrite or expire (leases, events with their TTL)."""
+        return {k for k, _v in c.export_prefix("/acme/") if not k.startswith((b"/acme/leases/", b"/acme/events/"))}
+
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        acme_before = acme_keys(c)
+        assert c.prefix_count("/globex/") > 0 and "globex" in c.user_list()
+    finally:
+        c.close()
+    poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
+    poller.start()
+    try:
+        start = time.monotonic()
+        deleted = run_playbook(tenants_play, tmp_path, ev, inventory=site["inventory"])
+        delete_seconds = time.monotonic() - start
+    finally:
+        poller.stop()
+    assert deleted.rc == 0, deleted.failed_tasks()
+    start = time.monotonic()
+    left = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    leave_seconds = time.monotonic() - start
+    assert left.rc == 0, left.failed_tasks()
+    print(f"globex deleted by the tenants play in {delete_seconds:.0f} s (acme: {poller.ok} reads served, "
+          f"{len(poller.failed)} failed); its machine left it in the workers play, {leave_seconds:.0f} s")
+    # nothing of globex in the admin cluster, in etcd, on the controller
+    assert kubectl(site["admin"], "get", "ns", "tenant-globex", check=False).returncode != 0
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        assert c.prefix_count("/globex/") == 0
+        assert "globex" not in c.user_list() and "globex" not in c.role_list()
+        # acme's keys are all there
+        assert acme_before <= acme_keys(c), sorted(acme_before - acme_keys(c))[:5]
+    finally:
+        c.close()
+    assert not os.path.exists(_tenant_conf(site, "globex"))
+    assert poller.failed == [], poller.failed[:5]
+    assert kubectl(_tenant_conf(site, "acme"), "get", "--raw", "/readyz").stdout == "ok"
+    # the machine left its tenant: nothing of the join or of the pod network is left
+    assert left.task("Kubeadm reset (the kubelet stops, the join's files and the tenant's containers go)",
+                     host=worker)["changed"]
+    for path in ("/etc/kubernetes/kubelet.conf", "/etc/cni/net.d/10-kamaji-bridge.conflist",
+                 "/etc/kamaji/pod-routes.batch", "/etc/systemd/system/kamaji-pod-routes.service", "/sys/class/net/cni0"):
+        assert on_node(worker, "test", "-e", path, check=False).returncode != 0, path
+    assert on_node(worker, "systemctl", "is-active", "kubelet", check=False).stdout.strip() != "active"
+    # acme's worker was left alone
+    assert _ready(_node(_tenant_conf(site, "acme"), TENANT_WORKERS["acme"]))
+    for play in (tenants_play, workers_play):
+        again = run_playbook(play, tmp_path, ev, inventory=site["inventory"])
+        assert again.rc == 0 and _changed(again) == {}, (play, _changed(again))
+    status = run_playbook(os.path.join(REPO, "playbooks", "status.yml"), tmp_path, inventory=site["inventory"])
+    assert status.rc == 0, status.failed_tasks()
+    fleet = next(iter(t for t in _tasks(status, "The fleet, one row per tenant")))["hosts"]
+    rows = {r["name"]: r for r in next(iter(fleet.values()))["rows"]}
+    assert rows["globex"]["state"] == "deleted" and rows["acme"]["state"] == "ok", rows
+
+
 def test_etcd_snapshot_then_restore_over_ssh_runs_last(site, etcd_creds, tmp_path):
     """The maintenance playbook's snapshot, then the disaster recovery from it: every member
     rebuilt from the file, the old data dirs kept aside. Last of the module: the tenants'

@@ -40,7 +40,7 @@ def test_rows_say_what_runs_beside_what_the_inventory_wants(build_tenant):
     assert 360 <= row["cert_days"] <= 366, row["cert_days"]
     assert (row["etcd_keys"], row["etcd_bytes"], row["workers"]) == (12, 3456, "1/2")
     assert row["state"] == "workers not Ready: w-1"
-    assert by["later"]["state"] == "absent (not deployed yet)"
+    assert by["later"]["state"] == "not deployed yet"
     assert by["gone"]["state"] == "orphaned (in the admin cluster, not in the inventory)"
     lines = status.table(rows)
     assert lines[0].split()[:3] == ["tenant", "version", "running"]
@@ -76,3 +76,14 @@ def test_fleet_status_module_returns_rows_table_and_problems_never_secrets(build
     assert t["rows"][0]["state"] == "ok" and t["problems"] == {}
     assert t["rows"][0]["name"] == spec["name"] and "*" not in "".join(t["table"])  # nothing masked by no_log
     assert all(k.endswith(".crt") for certs in status.certificates(secrets).values() for k in certs)
+
+
+def test_a_tenant_marked_absent_reads_deleted_once_nothing_of_it_is_left(build_tenant):
+    spec, _material, objs = build_tenant()
+    name = spec["name"]
+    marked = [{"name": name, "version": spec["kubernetes_version"], "endpoint": "e", "state": "absent", "nodes": None,
+               "error": "no admin kubeconfig Secret"}]
+    still = status.rows(marked, [_running(objs, ready=1)], {}, {name: {"keys": 40, "bytes": 900}})[0]
+    assert still["state"] == "marked absent, not deleted yet (the tenants play deletes it)"
+    for usage in ({}, {name: {"keys": 0, "bytes": 0}}):
+        assert status.rows(marked, [], {}, usage)[0]["state"] == "deleted"

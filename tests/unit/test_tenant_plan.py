@@ -136,3 +136,44 @@ def test_inputs_from_module_params_take_the_defaults():
     assert inputs.settings == {"etcd_endpoints": ["https://e:2379"]}
     assert inputs.supported_minors == versions.SUPPORTED_MINORS
     assert inputs.key_algorithm == "ecdsa-p256" and inputs.renewal_window_days == 0
+
+
+def _absent(name, guard=None):
+    return {"name": name, "state": "absent", **({"confirm_delete": guard} if guard is not None else {})}
+
+
+def test_a_tenant_marked_absent_is_planned_for_deletion_only_with_its_guard(etcd_ca, settings):
+    running = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}},
+               "globex": {"name": "globex", "endpoint": {"address": "192.0.2.10", "port": 31444}}}
+    existing = _as_read(plan.plan(_inputs(etcd_ca, settings, running)).admin_objects)
+    out = plan.plan(_inputs(etcd_ca, settings, {"acme": _absent("acme", "acme"), "globex": running["globex"]},
+                            existing=existing))
+    assert out.errors == {}
+    assert out.deletions == {"acme": {"name": "acme", "namespace": "tenant-acme", "exists": True}}
+    assert out.etcd_deletions == [{"name": "acme", "prefix": "/acme/", "user": "acme", "state": "absent", "purge": True}]
+    # nothing of the deleted tenant is applied; the other tenant is planned as ever (unchanged)
+    assert list(out.tenants) == ["globex"] and out.admin_objects == []
+    assert out.etcd_tenants == [{"name": "globex", "prefix": "/globex/", "user": "globex"}]
+    for guard, shown in ((None, "not set"), ("globex", "'globex'"), ("ACME", "'ACME'")):
+        refused = plan.plan(_inputs(etcd_ca, settings, {"acme": _absent("acme", guard)}, existing=existing))
+        assert refused.deletions == {} and refused.etcd_deletions == []
+        assert refused.errors["acme"].startswith("tenant.confirm_delete: set it to 'acme' to delete tenant acme")
+        assert ("it is %s; nothing has changed" % shown) in refused.errors["acme"]
+
+
+def test_deleting_an_unknown_tenant_fails_and_a_deleted_one_goes_on(etcd_ca, settings):
+    tenants = {"acme": _absent("acme", "acme")}
+    unknown = plan.plan(_inputs(etcd_ca, settings, tenants))
+    assert unknown.errors["acme"].startswith("tenant.state: absent, but there is no tenant acme to delete")
+    # a site that began deleting it (the record is written first): a re-run goes on, idempotently
+    resumed = plan.plan(_inputs(etcd_ca, settings, tenants, deleted={"acme": "2026-12-02T20:00:00Z"}))
+    assert resumed.errors == {} and resumed.deletions["acme"]["exists"] is False
+    assert [d["name"] for d in resumed.etcd_deletions] == ["acme"]
+
+
+def test_a_deleted_name_is_still_unique_in_the_batch(etcd_ca, settings):
+    tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}},
+               "old-acme": _absent("acme", "acme")}
+    out = plan.plan(_inputs(etcd_ca, settings, tenants, deleted={"acme": "2026-12-02T20:00:00Z"}))
+    assert out.errors["old-acme"] == "name: 'acme' is also the name of tenant host acme; tenant names must be unique"
+    assert out.deletions == {}

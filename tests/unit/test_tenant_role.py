@@ -113,3 +113,17 @@ def test_the_compute_module_reports_the_issue_typo_per_host(tmp_path, etcd_ca):
     for name in os.listdir(out):
         assert os.stat(out / name).st_mode & 0o777 == 0o600, name
     assert len(list(yaml.safe_load_all((out / "admin-objects.yaml").read_text()))) == 7
+
+
+def test_the_state_of_a_tenant_of_the_inventory():
+    from ansible_collections.kamaji.core.plugins.filter.tenant_kubernetes_versions import tenant_kubernetes_versions
+    from ansible_collections.kamaji.core.plugins.filter.tenant_state import tenant_state
+
+    hostvars = {"acme": {"tenant": {"kubernetes_version": "v1.36.3"}},
+                "t-old": {"tenant_name": "globex", "tenant": {"state": "absent", "confirm_delete": "globex",
+                                                              "kubernetes_version": "v1.20.1"}}}
+    assert tenant_state("acme", hostvars, hostvars) == "present"
+    assert tenant_state("globex", hostvars, hostvars) == "absent"
+    assert tenant_state("t-old", hostvars, hostvars) == ""
+    # a tenant being deleted runs no release the bundle must hold
+    assert tenant_kubernetes_versions(list(hostvars), hostvars) == ["v1.36.3"]

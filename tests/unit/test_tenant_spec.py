@@ -166,3 +166,29 @@ def test_module_refuses_names_read_as_kubernetes_own(tmp_path, name):
     assert failed["msg"].endswith("choose another tenant name (the inventory host name, or the tenant_name "
                                   "host variable)"), failed["msg"]
     assert failed["field"] == "name"
+
+
+def test_a_tenant_marked_absent_keeps_its_name_and_guard_and_nothing_else_is_checked():
+    # an old release, no endpoint: a tenant being deleted is not held to the rules of one being made
+    spec = normalize({"name": "acme", "state": "absent", "confirm_delete": "acme", "kubernetes_version": "v1.20.0"})
+    assert spec == {"name": "acme", "state": "absent", "confirm_delete": "acme",
+                    "derived": {"namespace": "tenant-acme", "etcd_prefix": "/acme/", "etcd_user": "acme",
+                                "apiserver_etcd_prefix": "/acme"}}
+    # unknown keys are still typos
+    with pytest.raises(SpecError, match=r"^tenant.confim_delete: unknown field; did you mean confirm_delete\?"):
+        normalize({"name": "acme", "state": "absent", "confim_delete": "acme"})
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"state": "deleted"}, "tenant.state: 'deleted' must be present or absent"),
+    ({"state": "present", "confirm_delete": "acme"}, "tenant.confirm_delete: only read with tenant.state: absent"),
+    ({"confirm_delete": "acme"}, "tenant.confirm_delete: only read with tenant.state: absent"),
+])
+def test_lifecycle_fields_are_checked(raw, message):
+    with pytest.raises(SpecError) as err:
+        normalize(dict(TWO_LINES, **raw))
+    assert str(err.value).startswith(message), err.value
+
+
+def test_a_present_spec_carries_no_lifecycle_field():
+    assert normalize(dict(TWO_LINES, state="present")) == normalize(TWO_LINES)

@@ -146,8 +146,12 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
             stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
         return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
 
+    # the user and role go first: a tenant API server still running (a pod on a machine that
+    # lost its admin cluster, say) can no longer write back under the prefix being purged
     stats = {"prefix": prefix}
     changed = False
+    u_changed, u_before, _unused = ensure_user(client, user, "absent", check=check)
+    r_changed, r_before, _unused = ensure_role(client, role, "absent", check=check)
     if purge:
         keys, size = client.prefix_stats(prefix)
         stats.update(keys=keys, bytes=size)
@@ -155,8 +159,6 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
             changed = True
             if not check:
                 client.delete_prefix(prefix)
-    u_changed, u_before, _unused = ensure_user(client, user, "absent", check=check)
-    r_changed, r_before, _unused = ensure_role(client, role, "absent", check=check)
     before: dict[str, Any] = {"role": r_before, "user": u_before}
     if purge:
         before["keys"] = stats["keys"]

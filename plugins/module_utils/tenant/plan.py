@@ -11,6 +11,13 @@ rendered (``tenant.admin_objects``, ``tenant.bootstrap``). A tenant that breaks 
 its message in ``errors`` and is left out; the others go on, so each tenant host can fail
 alone before anything changes.
 
+A tenant marked ``state: absent`` is planned for deletion instead (``_deletion``): its guard
+``confirm_delete`` must repeat its name, and it must be a tenant of this admin cluster (its
+namespace is there) or one this site began deleting (its name is in the ``deleted`` record the
+role keeps, so a re-run after a delete, or after a delete that stopped half way, goes on
+instead of failing). Everything a deletion removes is named after the tenant
+(``tenant.names``), so it never reaches another tenant.
+
 Then the batch-wide part: objects inside a tenant namespace that does not exist yet are
 left out in check mode (they cannot be dry-run), and objects the admin cluster already
 holds unchanged are left out so a no-op run sends nothing.
@@ -57,6 +64,7 @@ class Inputs:
     key_algorithm: str = DEFAULT_KEY_ALGORITHM
     renewal_window_days: int = DEFAULT_RENEWAL_WINDOW_DAYS
     check_mode: bool = False
+    deleted: Mapping[str, str] = field(default_factory=dict)  # tenant name -> when this site began deleting it
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], check_mode: bool = False) -> Inputs:
@@ -72,6 +80,7 @@ class Inputs:
             renewal_window_days=(DEFAULT_RENEWAL_WINDOW_DAYS if params.get("renewal_window_days") is None
                                  else params["renewal_window_days"]),
             check_mode=check_mode,
+            deleted=params.get("deleted_tenants") or {},
         )
 
 
@@ -86,6 +95,10 @@ class Plan:
     unchanged_objects: int = 0
     new_namespaces: list[str] = field(default_factory=list)
     etcd_tenants: list[dict[str, str]] = field(default_factory=list)
+    # per inventory host of a tenant marked absent: name, namespace, exists (its namespace is
+    # still in the admin cluster); and the same tenants for etcd_tenant (state absent, purge)
+    deletions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    etcd_deletions: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------ policy
@@ -138,14 +151,18 @@ def reconcile_pki(spec: Spec, existing_secrets: Mapping[str, Mapping[str, str] |
 
 # ------------------------------------------------------------------ the batch
 
+def _spec(raw: object, inputs: Inputs) -> Spec:
+    try:
+        return tenant_spec.normalize(raw, inputs.supported_minors, inputs.admin_networks)
+    except tenant_spec.SpecError as exc:
+        raise TenantError(str(exc))
+
+
 def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], existing: list[Obj],
             secrets_by_ns: Mapping[str, Mapping[str, Mapping[str, str]]],
             now: datetime.datetime | None) -> tuple[dict[str, Any], list[Obj]]:
     """One tenant host's result and admin objects; TenantError when it breaks a rule."""
-    try:
-        spec = tenant_spec.normalize(raw, inputs.supported_minors, inputs.admin_networks)
-    except tenant_spec.SpecError as exc:
-        raise TenantError(str(exc))
+    spec = _spec(raw, inputs)
     name, namespace = spec["name"], spec["derived"]["namespace"]
     if name in names:
         raise TenantError("name: %r is also the name of tenant host %s; tenant names must be unique"
@@ -168,23 +185,50 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
     return result, admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings)
 
 
+def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have_ns: set[str]) -> dict[str, Any]:
+    """A tenant marked absent: guarded, and known to this site; TenantError otherwise."""
+    name, namespace = spec["name"], spec["derived"]["namespace"]
+    if name in names:
+        raise TenantError("name: %r is also the name of tenant host %s; tenant names must be unique"
+                          % (name, names[name]))
+    names[name] = host
+    if spec["confirm_delete"] != name:
+        raise TenantError(
+            "%s: set it to %r to delete tenant %s (state: absent removes its control plane, namespace, "
+            "Secrets, etcd keys, etcd user and role, and its kubeconfig file, for good); it is %s; nothing "
+            "has changed" % (tenant_spec.field("confirm_delete"), name, name,
+                             "not set" if spec["confirm_delete"] is None else repr(spec["confirm_delete"])))
+    exists = namespace in have_ns
+    if not exists and name not in inputs.deleted:
+        raise TenantError(
+            "%s: absent, but there is no tenant %s to delete: the admin cluster has no namespace %s and this "
+            "site never deleted a tenant of that name; check the tenant's name (the inventory host, or "
+            "tenant_name), or remove the host from the inventory" % (tenant_spec.field("state"), name, namespace))
+    return {"name": name, "namespace": namespace, "exists": exists,
+            "etcd": {"name": name, "prefix": spec["derived"]["etcd_prefix"], "user": spec["derived"]["etcd_user"],
+                     "state": "absent", "purge": True}}
+
+
 def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
     """Plan every tenant of the batch; a tenant breaking a rule lands in ``errors``, not in the objects."""
     existing = k8s.with_kind(inputs.existing)
     secrets_by_ns = secrets.secrets_by_namespace([o for o in existing if o["kind"] == "Secret"])
+    have_ns = {str((o.get("metadata") or {}).get("name")) for o in existing if o.get("kind") == "Namespace"}
     out = Plan()
     names: dict[str, str] = {}
     wanted: list[Obj] = []
     for host in sorted(inputs.tenants):
         raw = inputs.tenants[host]
         try:
+            if tenant_spec.state(raw) == "absent":
+                out.deletions[host] = _deletion(host, _spec(raw, inputs), inputs, names, have_ns)
+                continue
             out.tenants[host], objects = _tenant(host, raw, inputs, names, existing, secrets_by_ns, now)
         except TenantError as exc:
             out.errors[host] = str(exc)
             continue
         wanted.extend(objects)
 
-    have_ns = {(o.get("metadata") or {}).get("name") for o in existing if o.get("kind") == "Namespace"}
     out.new_namespaces = sorted({o["metadata"]["name"] for o in wanted if o["kind"] == "Namespace"} - have_ns)
     if inputs.check_mode:
         wanted = [o for o in wanted if o["metadata"].get("namespace", o["metadata"]["name"]) not in out.new_namespaces]
@@ -193,4 +237,5 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                          "user": t["spec"]["derived"]["etcd_user"]} for t in out.tenants.values()]
+    out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
     return out

@@ -64,8 +64,12 @@ DEFAULTS: dict[str, Any] = {
     },
     "addons": {"coredns": True, "kube_proxy": True},
 }
+# A tenant's life in the inventory: ``state: absent`` deletes it, and only when
+# ``confirm_delete`` repeats its name (the guard: a variable, never a prompt).
+STATES = ("present", "absent")
+LIFECYCLE_FIELDS = ("state", "confirm_delete")
 # The keys of the ``tenant`` dict. ``name`` is not one: the host (or tenant_name) names the tenant.
-FIELDS = tuple(sorted(set(DEFAULTS) | {"endpoint", "dns_service_ip"}))
+FIELDS = tuple(sorted(set(DEFAULTS) | {"endpoint", "dns_service_ip"} | set(LIFECYCLE_FIELDS)))
 ADDONS = tuple(DEFAULTS["addons"])
 DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
 
@@ -134,6 +138,41 @@ def _quantity(value: object, path: str) -> str:
     if isinstance(value, bool) or not QUANTITY_RE.match(str(value)):
         raise SpecError("%s: %r is not a Kubernetes quantity (e.g. 100m, 320Mi, 1)" % (path, value))
     return str(value)
+
+
+def in_inventory(name: str, hostvars: Mapping[str, Any], hosts: Iterable[str]) -> Mapping[str, Any] | None:
+    """The raw spec (the host's ``tenant`` dict) of the tenant named ``name`` among the ``tenants``
+    hosts: a tenant is named by its host's ``tenant_name``, else by the host. None when absent."""
+    for host in hosts:
+        hv = hostvars[host]
+        if str(hv.get("tenant_name") or host) == name:
+            return hv.get("tenant") or {}
+    return None
+
+
+def state(raw: object) -> str:
+    """The lifecycle state a raw (not yet normalized) spec asks for; its value is checked by ``normalize``."""
+    if isinstance(raw, Mapping) and raw.get("state") is not None:
+        return str(raw["state"])
+    return "present"
+
+
+def derived_names(name: str) -> dict[str, str]:
+    """Everything named after the tenant (``tenant.names``): what a delete removes, too."""
+    return {
+        "namespace": names.namespace(name),
+        "etcd_prefix": names.etcd_prefix(name),
+        "etcd_user": names.etcd_user(name),
+        "apiserver_etcd_prefix": names.apiserver_etcd_prefix(name),
+    }
+
+
+def _deletion(raw: Mapping[str, Any]) -> Spec:
+    """The spec of a tenant marked ``state: absent``: its name and guard. Its other fields are
+    not checked (a tenant on a release no longer supported can still be deleted)."""
+    name = names.validate_name(raw.get("name"), "name", SpecError)
+    return {"name": name, "state": "absent", "confirm_delete": raw.get("confirm_delete"),
+            "derived": derived_names(name)}
 
 
 def kubernetes_version(raw: Mapping[str, Any]) -> str:
@@ -230,7 +269,17 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
     if not isinstance(raw, Mapping):
         raise SpecError("%s: must be a mapping of tenant fields (%s)" % (ROOT, ", ".join(FIELDS)))
     check_all_keys(raw)
-    spec = _merge(DEFAULTS, raw)
+    wanted = state(raw)
+    if wanted not in STATES:
+        raise SpecError("%s: %r must be present or absent (absent deletes the tenant, with %s)"
+                        % (field("state"), raw.get("state"), field("confirm_delete")))
+    if wanted == "absent":
+        return _deletion(raw)
+    if raw.get("confirm_delete") is not None:
+        raise SpecError("%s: only read with %s: absent; remove it from a tenant that stays (a guard "
+                        "left in place would let a later state: absent delete at once)"
+                        % (field("confirm_delete"), field("state")))
+    spec = _merge(DEFAULTS, {k: v for k, v in raw.items() if k not in LIFECYCLE_FIELDS})
 
     name = names.validate_name(spec.get("name"), "name", SpecError)
     version = check_version(spec["kubernetes_version"], supported_minors)
@@ -265,10 +314,7 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
     spec["name"] = name
     spec["kubernetes_version"] = version
     spec["derived"] = {
-        "namespace": names.namespace(name),
-        "etcd_prefix": names.etcd_prefix(name),
-        "etcd_user": names.etcd_user(name),
-        "apiserver_etcd_prefix": names.apiserver_etcd_prefix(name),
+        **derived_names(name),
         "server": net.https_url(endpoint["address"], endpoint["port"]),
         "kubernetes_service_ip": str(service.network_address + 1),
     }

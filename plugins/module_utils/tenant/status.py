@@ -83,8 +83,8 @@ def _ready(node: Obj) -> bool:
 def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], certs: Mapping[str, Mapping[str, str]],
          etcd_tenants: Mapping[str, Mapping[str, Any]] | None,
          now: datetime.datetime | None = None) -> list[dict[str, Any]]:
-    """One row per tenant of the inventory (each: name, version, endpoint, and nodes as its API
-    listed them or error), and one per tenant found in the admin cluster or etcd that the
+    """One row per tenant of the inventory (each: name, version, endpoint, state (present or
+    absent), and nodes as its API listed them or error), and one per tenant found in the admin cluster or etcd that the
     inventory does not name (state ``orphaned``)."""
     now = now or x509.utcnow()
     tenants = {str(t["name"]): t for t in inventory}
@@ -109,11 +109,16 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], cer
             "etcd_bytes": (usage.get(name) or {}).get("bytes"),
             "workers": "%d/%d" % (sum(1 for n in listed if _ready(n)), len(listed)) if listed is not None else "",
         }
+        if want is not None and want.get("state") == "absent":
+            gone = deploy is None and not (usage.get(name) or {}).get("keys")
+            row["state"] = "deleted" if gone else "marked absent, not deleted yet (the tenants play deletes it)"
+            out.append(row)
+            continue
         problems = []
         if want is None:
             problems.append("orphaned (in the admin cluster, not in the inventory)")
         elif deploy is None:
-            problems.append("absent (not deployed yet)")
+            problems.append("not deployed yet")
         else:
             if ready < wanted or wanted == 0:
                 problems.append("replicas not ready")

@@ -1,0 +1,195 @@
+"""Deleting a tenant with the tenants play (``tenant.state: absent``, guarded by
+``tenant.confirm_delete``), on the fixture admin cluster and the shared TLS etcd.
+
+Two tenants, ``gone`` and ``stays``, run as processes from what the role applied (as in
+test_tenant_control_plane.py). A watcher stops ``gone``'s processes once its Deployment is
+removed from the admin cluster, as the kubelet stops the pods of a deleted Deployment; a
+poller reads ``stays``' API every 0.5 s throughout. One module fixture runs the sequence
+(refusals, check mode, the delete, its re-runs); the tests read its record."""
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+import time
+
+import pytest
+import yaml
+from harness.procs import binary, free_port
+from harness.runner import run_playbook
+from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
+
+pytestmark = pytest.mark.usefixtures("site_marker")
+GONE, STAYS = "gone", "stays"
+
+
+def _keys(etcd_cluster, name):
+    """Every key under the tenant's prefix: key -> (value, mod_revision)."""
+    out = json.loads(etcd_cluster.etcdctl("get", f"/{name}/", "--prefix", "-w", "json").stdout)
+    return {base64.b64decode(kv["key"]).decode(): (kv.get("value", ""), kv["mod_revision"]) for kv in out.get("kvs", [])}
+
+
+class Poller(threading.Thread):
+    """Reads a tenant API's /readyz every 0.5 s until stopped; counts the failed reads."""
+
+    def __init__(self, kubeconfig):
+        super().__init__(daemon=True)
+        self.kubeconfig, self.reads, self.failed = kubeconfig, 0, []
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            res = subprocess.run([binary("kubectl"), "--kubeconfig", self.kubeconfig, "--request-timeout=5s",
+                                  "get", "--raw", "/readyz"], capture_output=True, text=True, check=False, timeout=30)
+            self.reads += 1
+            if res.returncode != 0 or res.stdout.strip() != "ok":
+                self.failed.append(res.stderr.strip()[-200:])
+            self.halt.wait(0.5)
+
+
+class Kubelet(threading.Thread):
+    """Stops a tenant's processes once its Deployment is gone from the admin cluster (bounded).
+    Here the namespace goes at once (no kubelet, no pod to wait for), so the processes may still
+    be shutting down while the play removes the tenant's etcd user and keys, as a pod on a
+    machine cut off from its admin cluster would."""
+
+    def __init__(self, kube, procs, namespace, timeout=300):
+        super().__init__(daemon=True)
+        self.kube, self.procs, self.namespace, self.timeout = kube, procs, namespace, timeout
+        self.stopped_at = None
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            res = self.kube.kubectl("-n", self.namespace, "get", "deployment", "kube-control-plane", check=False)
+            if res.returncode != 0 and "NotFound" in res.stderr:
+                self.stopped_at = time.monotonic()
+                self.procs.stop()
+                return
+            time.sleep(0.5)
+
+
+def _spec(port, **extra):
+    return {"tenant": {"endpoint": {"address": "192.0.2.10", "port": port}, "service_type": "ClusterIP",
+                       "replicas": 1, **extra},
+            "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
+
+
+@pytest.fixture(scope="module")
+def deletion(etcd_cluster, kube_control_plane, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("delete")
+    ports = {GONE: free_port(), STAYS: free_port()}
+    kube = kube_control_plane
+
+    def inventory(gone=None, **more):
+        hosts = {STAYS: _spec(ports[STAYS]), GONE: _spec(ports[GONE], **(gone or {})), **more}
+        return _inventory(tmp, etcd_cluster, kube, hosts, tenant_control_plane_kubeconfig_dir=str(tmp))
+
+    created = run_playbook(PLAYBOOK, tmp, {"tenant_control_plane_wait": False}, inventory=inventory())
+    assert created.rc == 0, created.failed_tasks()
+    procs = {name: TenantProcesses(kube, name, str(tmp / f"proc-{name}")).start() for name in ports}
+    rec = {}
+    try:
+        ready = run_playbook(PLAYBOOK, tmp, inventory=inventory())
+        assert ready.rc == 0, ready.failed_tasks()
+        conf = yaml.safe_load((tmp / f"{STAYS}.kubeconfig").read_text())
+        conf["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{ports[STAYS]}"
+        (tmp / "stays-local.kubeconfig").write_text(yaml.safe_dump(conf))
+        absent = {"state": "absent", "confirm_delete": GONE}
+
+        def state():
+            return {"namespace": kube.kubectl("get", "ns", f"tenant-{GONE}", check=False).returncode == 0,
+                    "keys": len(_keys(etcd_cluster, GONE)),
+                    "user": GONE in etcd_cluster.etcdctl("user", "list").stdout.split(),
+                    "role": GONE in etcd_cluster.etcdctl("role", "list").stdout.split(),
+                    "kubeconfig": (tmp / f"{GONE}.kubeconfig").exists()}
+
+        rec["before"] = state()
+        rec["unguarded"] = run_playbook(PLAYBOOK, tmp, inventory=inventory({"state": "absent"}))
+        rec["wrong_guard"] = run_playbook(PLAYBOOK, tmp, inventory=inventory({"state": "absent", "confirm_delete": STAYS}))
+        rec["unknown"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(
+            never={"tenant": {"state": "absent", "confirm_delete": "never"}}))
+        rec["check"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent), check=True)
+        rec["after_refusals"] = state()
+
+        poller = Poller(str(tmp / "stays-local.kubeconfig"))
+        kubelet = Kubelet(kube, procs[GONE], f"tenant-{GONE}")
+        rec["stays_before"] = _keys(etcd_cluster, STAYS)
+        poller.start()
+        kubelet.start()
+        start = time.monotonic()
+        rec["delete"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent))
+        rec["delete_seconds"] = time.monotonic() - start
+        rec["stopped_after"] = None if kubelet.stopped_at is None else round(kubelet.stopped_at - start, 1)
+        rec["stays_after"] = _keys(etcd_cluster, STAYS)
+        rec["after"] = state()
+        rec["again"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent))
+        rec["check_again"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent), check=True)
+        poller.halt.set()
+        poller.join(timeout=30)
+        kubelet.join(timeout=5)
+        rec["poller"] = poller
+        rec["record"] = json.loads(kube.kubectl("-n", "kube-system", "get", "configmap", "kamaji-deleted-tenants",
+                                                "-o", "json").stdout)["data"]
+        print(f"tenant {GONE} deleted in {rec['delete_seconds']:.1f} s (its processes told to stop after "
+              f"{rec['stopped_after']} s); {STAYS} read {poller.reads} times, {len(poller.failed)} failed")
+        yield rec
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+def test_a_delete_without_its_guard_is_refused_naming_the_field_and_changes_nothing(deletion):
+    for label in ("unguarded", "wrong_guard"):
+        res = deletion[label]
+        assert res.rc != 0, label
+        assert _changed(res) == {}, label
+        msg = res.task("The tenant spec is valid (nothing has changed yet)", host=GONE)["msg"]
+        assert msg.startswith(f"tenant {GONE}: tenant.confirm_delete: set it to '{GONE}' to delete tenant {GONE}"), msg
+    assert deletion["after_refusals"] == deletion["before"] == {
+        "namespace": True, "keys": deletion["before"]["keys"], "user": True, "role": True, "kubeconfig": True}
+    assert deletion["before"]["keys"] > 0
+
+
+def test_deleting_a_tenant_that_does_not_exist_is_refused_naming_the_field(deletion):
+    res = deletion["unknown"]
+    assert res.rc != 0 and _changed(res) == {}
+    msg = res.task("The tenant spec is valid (nothing has changed yet)", host="never")["msg"]
+    assert "tenant.state: absent, but there is no tenant never to delete" in msg, msg
+
+
+def test_check_mode_previews_the_delete_and_deletes_nothing(deletion):
+    check = deletion["check"]
+    assert check.rc == 0, check.failed_tasks()
+    preview = check.task("Check mode - the tenants marked absent would be deleted", host=GONE)
+    assert preview["changed"]
+    assert deletion["after_refusals"]["namespace"] and deletion["after_refusals"]["user"]
+
+
+def test_the_delete_removes_every_object_key_user_role_and_kubeconfig_of_the_tenant(deletion):
+    res = deletion["delete"]
+    assert res.rc == 0, res.failed_tasks()
+    assert deletion["after"] == {"namespace": False, "keys": 0, "user": False, "role": False, "kubeconfig": False}
+    assert deletion["stopped_after"] is not None  # its control plane stopped during the run
+    assert set(deletion["record"]) == {GONE}
+
+
+def test_the_other_tenant_keeps_every_key_and_serves_throughout(deletion):
+    before, after = deletion["stays_before"], deletion["stays_after"]
+    assert before.keys() <= after.keys(), sorted(before.keys() - after.keys())
+    # every key of the other tenant is byte-identical (value and mod_revision) but those its own
+    # running components rewrite: their leases and the events they record
+    own = tuple(f"/{STAYS}/{kind}/" for kind in ("leases", "masterleases", "peerserverleases", "events"))
+    moved = sorted(k for k in before if before[k] != after[k] and not k.startswith(own))
+    assert moved == [], moved
+    assert len([k for k in before if not k.startswith(own)]) > 100
+    poller = deletion["poller"]
+    assert poller.reads > 0 and poller.failed == [], poller.failed
+
+
+def test_a_re_run_after_the_delete_changes_nothing(deletion):
+    for label in ("again", "check_again"):
+        res = deletion[label]
+        assert res.rc == 0, res.failed_tasks()
+        assert _changed(res) == {}, (label, res.stdout[-2000:])
