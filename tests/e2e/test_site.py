@@ -126,12 +126,6 @@ def _groups(group):
         yield from _groups(child)
 
 
-def _groups(group):
-    yield group
-    for child in (group.get("children") or {}).values():
-        yield from _groups(child)
-
-
 def _lab_vars(lab_inventory):
     with open(lab_inventory, encoding="utf-8") as f:
         return json.loads(f.read().split("\n", 1)[1])
