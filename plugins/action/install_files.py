@@ -115,7 +115,9 @@ class ActionModule(ActionBase):
             entries = expected(args.get("files"), args.get("bundle_dir"), {k: args.get(k) for k in ATTRS})
         except AnsibleActionFail as exc:
             return dict(result, failed=True, msg=str(exc))
-        probe = self._execute_module(MODULE, module_args={"files": _probe_args(entries)}, task_vars=task_vars)
+        probe = self._execute_module(MODULE, module_args={"files": _probe_args(entries),
+                                                          "directories": args.get("directories") or []},
+                                     task_vars=task_vars)
         if probe.get("failed") or not probe.get("needed"):
             return dict(result, **probe)
         by_dest = {e["dest"]: e for e in entries}
@@ -140,7 +142,8 @@ class ActionModule(ActionBase):
             return dict(result, **placed)
         files = dict(probe.get("files") or {}, **(placed.get("files") or {}))
         out = dict(result, changed=bool(probe.get("changed") or placed.get("changed")), files=files, needed=[],
-                   changed_files=list(probe.get("changed_files") or []) + list(placed.get("changed_files") or []))
+                   changed_files=list(probe.get("changed_files") or []) + list(placed.get("changed_files") or []),
+                   directories_made=probe.get("directories_made") or [])
         if placed.get("diff"):
             out["diff"] = placed["diff"]
         return out

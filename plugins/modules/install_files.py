@@ -75,6 +75,13 @@ options:
   group:
     description: Group of every file whose item sets none.
     type: str
+  directories:
+    description:
+      - Directories created (mode 0755, with their parents) where missing, in the same call, e.g. a
+        configuration directory that holds no file of O(files) yet.
+    type: list
+    elements: path
+    default: []
   bundle_dir:
     description:
       - The offline bundle directory on the controller; O(files[].src) paths are relative to it and
@@ -124,6 +131,12 @@ changed_files:
   type: list
   elements: str
   sample: [/usr/local/bin/etcd]
+directories_made:
+  description: Directories of O(directories) that were (or, in check mode, would be) created.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/containerd/certs.d]
 needed:
   description: Destinations whose content differs and was not given (the action plugin transfers these).
   returned: always
@@ -152,6 +165,7 @@ def main() -> None:
                 group=dict(type="str"),
                 sha256=dict(type="str"),
             )),
+            directories=dict(type="list", elements="path", default=[]),
             bundle_dir=dict(type="path"),
             mode=dict(type="raw"),
             owner=dict(type="str"),
@@ -164,6 +178,14 @@ def main() -> None:
         if not item.get("sha256"):
             module.fail_json(msg="files: %s has no sha256 (this module runs through its action plugin, "
                                  "kamaji.core.install_files)" % item["dest"])
+    made = [d for d in module.params["directories"] if not os.path.isdir(d)]
+    if not module.check_mode:
+        for directory in made:
+            try:
+                os.makedirs(directory, mode=0o755, exist_ok=True)
+                os.chmod(directory, 0o755)  # whatever the umask
+            except OSError as exc:
+                module.fail_json(msg="%s: the directory cannot be created (%s)" % (directory, exc.strerror))
     states, needed, written, diffs = {}, [], [], []
     for item in files:
         dest = item["dest"]
@@ -189,8 +211,9 @@ def main() -> None:
             if state == "unchanged" and attrs:
                 state = "attributes"
         states[dest] = state
-    changed = any(state != "unchanged" for state in states.values())
-    result = {"changed": changed, "files": states, "needed": needed, "changed_files": written}
+    changed = bool(made) or any(state != "unchanged" for state in states.values())
+    result = {"changed": changed, "files": states, "needed": needed, "changed_files": written,
+              "directories_made": made}
     if module._diff and diffs:
         result["diff"] = {"before": "".join("%s: %s\n" % (d, o or "absent") for d, o, _n in diffs),
                           "after": "".join("%s: %s\n" % (d, n) for d, _o, n in diffs)}

@@ -31,3 +31,16 @@ def test_unchanged_leaves_out_what_the_cluster_holds():
 def test_with_kind_adds_the_kind_list_items_lack():
     got = objects.with_kind({"Secret": [{"metadata": {"name": "s"}}], "Namespace": None})
     assert got == [{"metadata": {"name": "s"}, "kind": "Secret"}]
+
+
+def test_nodes_not_ready_names_the_missing_and_the_unready_nodes_once_in_order():
+    from ansible_collections.kamaji.core.plugins.module_utils.common.objects import nodes_not_ready
+
+    def node(name, status):
+        return {"metadata": {"name": name}, "status": {"conditions": [
+            {"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": status}]}}
+
+    nodes = [node("a", "True"), node("b", "False"), node("c", "Unknown"), {"metadata": {"name": "d"}}]
+    assert nodes_not_ready(nodes, ["a", "b", "c", "d", "e", "b"]) == ["b", "c", "d", "e"]
+    assert nodes_not_ready(nodes, ["a"]) == []
+    assert nodes_not_ready(None, ["a"]) == ["a"]

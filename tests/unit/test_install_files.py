@@ -139,3 +139,19 @@ def test_a_bundle_file_changed_after_its_manifest_replaces_nothing(bundle_dir, t
     assert res.rc != 0
     assert "etcd: the transferred file's sha256 is" in res.task("t")["msg"], res.task("t")["msg"]
     assert not (dest / "etcd").exists()
+
+
+def test_directories_are_made_in_the_same_call_check_mode_makes_none(tmp_path):
+    dest = tmp_path / "node"
+    args = {"files": [{"dest": str(dest / "etc" / "config.toml"), "content": "x = 1\n", "mode": "0644"}],
+            "directories": [str(dest / "etc" / "certs.d"), str(dest / "cni" / "net.d")]}
+    checked = run_playbook(one_task(args), tmp_path, check=True)
+    assert checked.rc == 0, checked.failed_tasks()
+    assert checked.task("t")["directories_made"] == args["directories"] and not dest.exists()
+    first = run_playbook(one_task(args), tmp_path)
+    assert first.rc == 0 and first.task("t")["changed"] is True, first.failed_tasks()
+    assert (dest / "etc" / "certs.d").is_dir() and (dest / "cni" / "net.d").is_dir()
+    assert stat.S_IMODE(os.stat(dest / "cni" / "net.d").st_mode) == 0o755
+    again = run_playbook(one_task(args), tmp_path)
+    assert again.rc == 0 and again.task("t")["changed"] is False, again.task("t")
+    assert again.task("t")["directories_made"] == []

@@ -207,18 +207,18 @@ def test_playbooks_run_by_fqcn(installed):
 
 
 def test_the_check_fails_when_a_used_collection_is_missing(installed, tmp_path):
-    """The proof the test above means something: the same path without community.general (the
-    node_prereqs role's modprobe) fails the site playbook's syntax check naming the module."""
+    """The proof the test above means something: the same path without kubernetes.core (the
+    admin_cluster role's k8s module) fails the site playbook's syntax check naming the module."""
     _unused, dest, _env = installed
     partial = tmp_path / "collections"
     for manifest in glob.glob(str(dest / "ansible_collections" / "*" / "*" / "MANIFEST.json")):
         ns, name = manifest.split(os.sep)[-3:-1]
-        if (ns, name) != ("community", "general"):
+        if (ns, name) != ("kubernetes", "core"):
             (partial / "ansible_collections" / ns).mkdir(parents=True, exist_ok=True)
             os.symlink(os.path.dirname(manifest), partial / "ansible_collections" / ns / name)
     out = _syntax_check("kamaji.core.site", clean_env(partial), tmp_path)
     assert out.returncode != 0
-    assert "community.general.modprobe" in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "kubernetes.core.k8s" in out.stdout + out.stderr, out.stdout + out.stderr
 
 
 def test_every_sanity_ignore_carries_a_reason():

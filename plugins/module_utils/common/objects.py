@@ -90,3 +90,15 @@ def role_binding(name: str, namespace: str, role_name: str, subjects: list[Obj])
     return {"apiVersion": RBAC_API + "/v1", "kind": "RoleBinding",
             "metadata": {"name": name, "namespace": namespace},
             "roleRef": {"apiGroup": RBAC_API, "kind": "Role", "name": role_name}, "subjects": subjects}
+
+
+def nodes_not_ready(nodes: Iterable[Mapping[str, Any]] | None, names: Iterable[str]) -> list[str]:
+    """The names of ``names`` whose Node is missing from ``nodes`` or not Ready (its Ready
+    condition is not ``True``), in the order given, each once."""
+    ready = {
+        (node.get("metadata") or {}).get("name")
+        for node in nodes or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
+    }
+    return list(dict.fromkeys(name for name in names if name not in ready))
