@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from harness.disk import disk_short
+from harness.disk import disk_short, lab_storage
 from harness.procs import REPO
 
 from ansible_collections.kamaji.core.plugins.module_utils.versions import KUBERNETES_OLDER
@@ -29,7 +29,7 @@ def lab():
     # The tier starts from fresh nodes: a lab left by an interrupted run (or by `make lab`) may
     # carry a deployed site, which would make every "first run" test a re-run.
     subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
-    short = disk_short("/var/lib/containers" if os.path.isdir("/var/lib/containers") else "/")
+    short = disk_short(lab_storage())
     if short:
         pytest.fail(short, pytrace=False)
     up = subprocess.run([*LAB, "up", *SIZE_ARGS], capture_output=True, text=True, check=False)
