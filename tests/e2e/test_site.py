@@ -395,9 +395,28 @@ def test_a_pod_runs_on_the_tenant_worker_with_logs_and_exec(site):
     kubectl(conf, "delete", "pod", "probe", "--wait=true")
 
 
+def _ready_within(site, tenant, seconds):
+    """Wait (bounded) until the tenant's /readyz answers ok through its endpoint; return the
+    seconds it took. Fails with the checks still failing (``/readyz?verbose``)."""
+    start = time.monotonic()
+    while True:
+        res = kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz?verbose", check=False)
+        if res.returncode == 0 and res.stdout.rstrip().endswith("readyz check passed"):
+            return time.monotonic() - start
+        failing = [line for line in (res.stdout + res.stderr).splitlines() if line.startswith("[-]") or "rror" in line]
+        assert time.monotonic() - start < seconds, f"{tenant}: not ready after {seconds} s: {failing}"
+        time.sleep(2)
+
+
 class TenantPoller(threading.Thread):
     """Reads from a tenant API every 0.1 s, a new TLS connection each time (as a
-    client reconnecting through the endpoint would), and records every failed read."""
+    client reconnecting through the endpoint would), and records every failed read and
+    the slowest one. A read fails on an error status, a refused or reset connection, or
+    no answer within ``READ_TIMEOUT`` s: kubectl's own ``--request-timeout`` in these tests.
+    (3 s was tried: on CI's loaded 2 cores a served TLS read sometimes took longer while
+    ansible and kubeadm ran beside it; that is load, not an outage a client would see.)"""
+
+    READ_TIMEOUT = 10
 
     def __init__(self, conf, tmp):
         super().__init__(daemon=True)
@@ -415,20 +434,22 @@ class TenantPoller(threading.Thread):
         self.ctx.load_cert_chain(str(files["client-certificate-data"]), str(files["client-key-data"]))
         self.host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
         self.port = int(port)
-        self.ok, self.failed = 0, []
+        self.ok, self.failed, self.slowest = 0, [], 0.0
         self.stopping = threading.Event()
 
     def run(self):
         deadline = time.monotonic() + 600
         while not self.stopping.is_set() and time.monotonic() < deadline:
+            began = time.monotonic()
             try:
-                conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=3)
+                conn = http.client.HTTPSConnection(self.host, self.port, context=self.ctx, timeout=self.READ_TIMEOUT)
                 conn.request("GET", "/api/v1/namespaces/kube-system")
                 resp = conn.getresponse()
                 resp.read()
                 conn.close()
                 if resp.status == 200:
                     self.ok += 1
+                    self.slowest = max(self.slowest, time.monotonic() - began)
                 else:
                     self.failed.append((time.strftime("%H:%M:%S"), resp.status))
             except (OSError, http.client.HTTPException) as exc:
@@ -437,7 +458,10 @@ class TenantPoller(threading.Thread):
 
     def stop(self):
         self.stopping.set()
-        self.join(10)
+        self.join(self.READ_TIMEOUT + 5)
+
+    def summary(self):
+        return f"{self.ok} reads served (slowest {self.slowest:.1f} s), {len(self.failed)} failed"
 
 
 def test_deleting_a_tenant_control_plane_pod_fails_no_read(site, tmp_path):
@@ -455,7 +479,7 @@ def test_deleting_a_tenant_control_plane_pod_fails_no_read(site, tmp_path):
         time.sleep(2)
     finally:
         poller.stop()
-    print(f"pod deletion: {poller.ok} reads served, {len(poller.failed)} failed")
+    print(f"pod deletion: {poller.summary()}")
     assert poller.failed == []
     assert poller.ok > 50
     after = json.loads(kubectl(site["admin"], "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
@@ -616,7 +640,7 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
         poller.stop()
     assert moved.rc == 0, moved.failed_tasks()
     print(f"acme {older} -> {newer}: control plane (tenants play) {cp_seconds:.0f} s, its worker (workers play) "
-          f"{worker_seconds:.0f} s; {poller.ok} reads served, {len(poller.failed)} failed")
+          f"{worker_seconds:.0f} s; {poller.summary()}")
     assert moved.task("Cordon and drain this worker", host=worker)["changed"]
     node = _node(conf, worker)
     assert node["status"]["nodeInfo"]["kubeletVersion"] == newer
@@ -753,10 +777,7 @@ def test_etcd_members_run_with_auth_and_private_keys_and_certs_carry_their_addre
 def test_etcd_changed_setting_restarts_one_member_at_a_time_while_tenants_serve(site, etcd_creds, tmp_path):
     hosts = ("etcd-0", "etcd-1", "etcd-2")
     # the tenant answers through its endpoint before the poller starts (bounded)
-    deadline = time.monotonic() + 180
-    while kubectl(_tenant_conf(site, "acme"), "get", "--raw", "/readyz", check=False).stdout != "ok":
-        assert time.monotonic() < deadline, "acme's API does not answer through its endpoint"
-        time.sleep(2)
+    _ready_within(site, "acme", 180)
     before = {h: _etcd_started_at(h) for h in hosts}
     watch = QuorumWatch(etcd_creds, site["lab_inventory"])
     poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
@@ -777,7 +798,7 @@ def test_etcd_changed_setting_restarts_one_member_at_a_time_while_tenants_serve(
     # quorum never lost: every write during the rolling restart was accepted
     assert all(watch.samples), "%d of %d writes failed" % (watch.samples.count(False), len(watch.samples))
     # and the tenant's API served every read meanwhile
-    print(f"etcd roll: {poller.ok} tenant reads served, {len(poller.failed)} failed")
+    print(f"etcd roll: tenant {poller.summary()}")
     assert poller.failed == [] and poller.ok > 50, poller.failed[:5]
     # back to the inventory's setting (again one member at a time)
     back = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=site["inventory"])
@@ -834,8 +855,10 @@ def test_etcd_grows_to_five_then_replaces_a_failed_member_keeping_data(site, etc
             c.close()
         again = run_playbook(ETCD_PLAYBOOK, tmp_path, inventory=inventory)
         assert again.rc == 0 and _etcd_changed(again) == 0, _changed(again)
-        for tenant in TENANT_WORKERS:
-            assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
+        # the tenants' API servers, whose etcd list holds etcd-1, are ready again: within a
+        # bounded wait, their etcd client reconnecting to the new member (measured and printed)
+        waited = {tenant: round(_ready_within(site, tenant, 120)) for tenant in TENANT_WORKERS}
+        print(f"tenants ready after etcd-1 was replaced, within (s): {waited}")
     finally:
         # back to three members: remove the extra two from the cluster (a patient client, a few
         # attempts: a removal under the tenants' load may outlast one call), then the nodes
@@ -968,8 +991,8 @@ def test_a_tenant_marked_absent_is_deleted_and_its_machine_leaves_it(site, etcd_
     left = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
     leave_seconds = time.monotonic() - start
     assert left.rc == 0, left.failed_tasks()
-    print(f"globex deleted by the tenants play in {delete_seconds:.0f} s (acme: {poller.ok} reads served, "
-          f"{len(poller.failed)} failed); its machine left it in the workers play, {leave_seconds:.0f} s")
+    print(f"globex deleted by the tenants play in {delete_seconds:.0f} s (acme: {poller.summary()}); "
+          f"its machine left it in the workers play, {leave_seconds:.0f} s")
     # nothing of globex in the admin cluster, in etcd, on the controller
     assert kubectl(site["admin"], "get", "ns", "tenant-globex", check=False).returncode != 0
     c = etcd_client(etcd_creds, site["lab_inventory"])
