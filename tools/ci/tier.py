@@ -115,7 +115,9 @@ def run_tier(tier: str) -> tuple[int, int]:
     if tier == "static":
         return static()
     if tier == "unit":
-        return pytest_tier("unit", "tests/unit", ["-q"])
+        # one worker per core (pytest-xdist): the unit tests share no state, and the slowest
+        # (the preflight playbook runs) wait on ansible-playbook processes
+        return pytest_tier("unit", "tests/unit", ["-q", "-n", "auto"])
     if tier == "integration":
         return pytest_tier("integration", "tests/integration", ["-q", "--durations=12"])
     if tier == "e2e":
