@@ -260,6 +260,9 @@ def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
         # still no Debian package of the runtime or of Kubernetes: everything came from the bundle
         assert what_is_installed(host)["packages"] == [], host
         assert "path=/usr/local/bin/kubelet" in on_node(host, "systemctl", "show", "-p", "ExecStart", "kubelet").stdout
+        # the bundle's images are in containerd; their archives were removed once imported
+        assert f"{versions.KUBERNETES}" in on_node(host, "ctr", "-n", "k8s.io", "images", "ls", "-q").stdout, host
+        assert on_node(host, "test", "-e", "/var/lib/kamaji/images", check=False).returncode != 0, host
 
 
 def test_the_control_plane_nodes_run_debian_packages_and_the_kube_repository(site):
