@@ -56,6 +56,6 @@ attributes:
     membership:
       - kamaji.core.etcd
 requirements:
-  - etcd3 == 0.12 (with protobuf < 4)
+  - etcd3 == 0.12 (its schema only; any protobuf from 3.20 on)
   - grpcio
 """

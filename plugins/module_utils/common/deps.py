@@ -6,21 +6,22 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 
 class Dependency:
     """An optional library: ``ok`` after import, else the traceback for the module's failure."""
 
-    def __init__(self, name: str, pip_name: str | None = None) -> None:
+    def __init__(self, name: str, pip_name: str | None = None, loader: Callable[[], Any] | None = None) -> None:
+        """``loader``: what to call instead of importing ``name`` (its result is ``module``)."""
         self.name = name
         self.pip_name = pip_name or name
-        self.module: ModuleType | None = None
+        self.module: Any = None  # the imported module, or the loader's result
         self.error: str | None = None
         try:
-            self.module = importlib.import_module(name)
-        except Exception:  # e.g. protobuf refusing old generated code raises TypeError
+            self.module = loader() if loader else importlib.import_module(name)
+        except Exception:  # any failure, not only ImportError: the module reports it cleanly
             self.error = traceback.format_exc()
 
     @property

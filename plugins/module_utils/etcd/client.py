@@ -4,7 +4,8 @@
 the RPCs the modules use.
 
 The gRPC channel is built here from PEM bytes (``grpc.ssl_channel_credentials``); the
-``etcd3`` library only provides the generated messages and service stubs. So the CA,
+``etcd3`` library only provides the API's schema, from which ``etcdrpc`` builds the messages
+and service stubs on any protobuf from 3.20 on. So the CA,
 client certificate and key may be given as file paths or as PEM content inline. Endpoints
 are tried in order, so one stopped member does not stop a call. The few RPCs whose
 messages are newer than the library's protobufs (users without password, auth status,
@@ -24,7 +25,7 @@ from typing import IO, Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.common.deps import Dependency
-from ansible_collections.kamaji.core.plugins.module_utils.etcd import report, wire
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import etcdrpc, report, wire
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     PERMISSIONS,
     Permission,
@@ -37,12 +38,13 @@ from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import Etc
 __all__ = ["ETCD3", "GRPC", "Client", "EtcdError", "connection_argument_spec", "is_inline", "read_material"]
 
 GRPC = Dependency("grpc", "grpcio")
-# protobuf >= 4 refuses etcd3's generated code with a TypeError at import: Dependency
-# records any import failure, not only ImportError.
-ETCD3 = Dependency("etcd3.etcdrpc", "etcd3 (and protobuf<4)")
+# etcd3's schema, loaded without running its generated code (etcdrpc: any protobuf >= 3.20)
+ETCD3 = Dependency("etcd3", "etcd3 (and protobuf)", loader=etcdrpc.load)
 if GRPC.ok and ETCD3.ok:
     import grpc
-    from etcd3.etcdrpc import auth_pb2, rpc_pb2, rpc_pb2_grpc
+
+    SCHEMA: etcdrpc.Schema = ETCD3.module
+    auth_pb2, rpc_pb2 = SCHEMA.auth, SCHEMA.rpc
 
 PAGE = 1000
 RETRIES = 3
@@ -169,10 +171,9 @@ class Channel:
     def __init__(self, endpoint: Endpoint, credentials: Any) -> None:
         self.endpoint = endpoint
         self.channel = grpc.secure_channel(endpoint.target, credentials)
-        self.kv = rpc_pb2_grpc.KVStub(self.channel)
-        self.cluster = rpc_pb2_grpc.ClusterStub(self.channel)
-        self.maintenance = rpc_pb2_grpc.MaintenanceStub(self.channel)
-        self.auth = rpc_pb2_grpc.AuthStub(self.channel)
+        stubs = SCHEMA.stubs(self.channel)
+        self.kv, self.cluster, self.maintenance, self.auth = (stubs["KV"], stubs["Cluster"], stubs["Maintenance"],
+                                                              stubs["Auth"])
 
     def raw(self, service_method: str) -> Callable[..., bytes]:
         """A unary call whose request and response are bytes encoded by ``wire``."""
