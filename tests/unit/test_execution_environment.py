@@ -11,8 +11,7 @@ import subprocess
 import sys
 
 import yaml
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from harness.paths import REPO
 
 
 def _introspect(tmp_path):
