@@ -100,7 +100,7 @@ def deletion(etcd_cluster, kube_control_plane, tmp_path_factory):
 
         def state():
             return {"namespace": kube.kubectl("get", "ns", f"tenant-{GONE}", check=False).returncode == 0,
-                    "keys": len(_keys(etcd_cluster, GONE)),
+                    "keys": sorted(_keys(etcd_cluster, GONE)),
                     "user": GONE in etcd_cluster.etcdctl("user", "list").stdout.split(),
                     "role": GONE in etcd_cluster.etcdctl("role", "list").stdout.split(),
                     "kubeconfig": (tmp / f"{GONE}.kubeconfig").exists()}
@@ -147,9 +147,12 @@ def test_a_delete_without_its_guard_is_refused_naming_the_field_and_changes_noth
         assert _changed(res) == {}, label
         msg = res.task("The tenant spec is valid (nothing has changed yet)", host=GONE)["msg"]
         assert msg.startswith(f"tenant {GONE}: tenant.confirm_delete: set it to '{GONE}' to delete tenant {GONE}"), msg
-    assert deletion["after_refusals"] == deletion["before"] == {
-        "namespace": True, "keys": deletion["before"]["keys"], "user": True, "role": True, "kubeconfig": True}
-    assert deletion["before"]["keys"] > 0
+    before, after = deletion["before"], deletion["after_refusals"]
+    assert {k: v for k, v in after.items() if k != "keys"} == {k: v for k, v in before.items() if k != "keys"} == {
+        "namespace": True, "user": True, "role": True, "kubeconfig": True}
+    # no key of the tenant is gone; its own controller-manager may still add some (service
+    # accounts, root CA ConfigMaps, events) while the refused runs go on
+    assert before["keys"] and set(before["keys"]) <= set(after["keys"]), sorted(set(before["keys"]) - set(after["keys"]))
 
 
 def test_deleting_a_tenant_that_does_not_exist_is_refused_naming_the_field(deletion):
@@ -170,7 +173,7 @@ def test_check_mode_previews_the_delete_and_deletes_nothing(deletion):
 def test_the_delete_removes_every_object_key_user_role_and_kubeconfig_of_the_tenant(deletion):
     res = deletion["delete"]
     assert res.rc == 0, res.failed_tasks()
-    assert deletion["after"] == {"namespace": False, "keys": 0, "user": False, "role": False, "kubeconfig": False}
+    assert deletion["after"] == {"namespace": False, "keys": [], "user": False, "role": False, "kubeconfig": False}
     assert deletion["stopped_after"] is not None  # its control plane stopped during the run
     assert set(deletion["record"]) == {GONE}
 
