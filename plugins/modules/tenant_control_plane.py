@@ -20,7 +20,10 @@ description:
     (kube-apiserver, kube-controller-manager, kube-scheduler; probes, resources,
     anti-affinity, a rolling update that never goes below the ready replicas, and the
     checksum of the mounted Secrets in the pod template so renewed certificates roll the
-    pods); Service C(kube-apiserver); PodDisruptionBudget.
+    pods); Service C(kube-apiserver); PodDisruptionBudget; and last ConfigMap
+    C(kamaji-tenant-spec), the tenant's record (its validated spec with every default filled,
+    in the inventory's form, no secrets), which the P(kamaji.core.tenants#inventory) inventory
+    plugin reads back.
   - Tenant cluster objects per tenant, for C(kubeadm join) (cluster-info, bootstrap token
     RBAC, CSR auto-approval and rotation, kubeadm-config, kubelet-config, the
     C(kubeadm:cluster-admins) binding) and, when enabled, CoreDNS and kube-proxy.
@@ -57,7 +60,7 @@ options:
   existing_objects:
     description:
       - Objects read from the admin cluster with label C(kamaji.core/tenant), by kind
-        (Secret, Namespace, Deployment, Service, PodDisruptionBudget; each a list, the
+        (Secret, Namespace, Deployment, Service, PodDisruptionBudget, ConfigMap; each a list, the
         C(resources) of M(kubernetes.core.k8s_info)). The PKI found in the Secrets is kept when valid;
         objects that already hold every wanted field are left out of C(admin-objects.yaml),
         so a no-op run sends nothing to the API server.

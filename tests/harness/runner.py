@@ -111,3 +111,16 @@ def run_playbook(playbook, tmp_path, extra_vars=None, check=False, diff=False, i
         raise AssertionError("ansible-playbook printed no JSON (rc=%s):\n%s\n%s"
                              % (proc.returncode, proc.stdout[-3000:], textwrap.shorten(proc.stderr, 3000)))
     return result
+
+
+def run_inventory(cwd, *sources, env=None):
+    """``ansible-inventory --list`` of the inventory ``sources`` (each required to parse), run
+    in ``cwd`` with the repository's ansible.cfg and no ``K8S_AUTH_*`` variable of this
+    process (``env`` sets those a test wants)."""
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("K8S_AUTH_")}
+    run_env.update(ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true",
+                   **(env or {}))
+    cmd = ["ansible-inventory", "--list"]
+    for source in sources:
+        cmd += ["-i", str(source)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=str(cwd), timeout=120, check=False)

@@ -17,6 +17,8 @@ PLAYBOOKS = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(REPO
 
 FILTERS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "filter", "*.py"))
                  if not os.path.basename(p).startswith("_"))
+INVENTORIES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "plugins", "inventory", "*.py"))
+                     if not os.path.basename(p).startswith("_"))
 ROLES = sorted(os.path.basename(p) for p in glob.glob(os.path.join(REPO, "roles", "*")))
 # where a role, playbook or plugin can name another collection's module, filter, lookup or test
 USES = ("roles", "playbooks", "plugins", "meta")
@@ -167,17 +169,33 @@ def test_module_docs_render(installed, module):
     assert "EXAMPLES" in out.stdout and "RETURN VALUES" in out.stdout
 
 
-def test_filter_docs_render(installed):
-    _unused, _dest, env = installed
-    assert FILTERS
-    out = subprocess.run(["ansible-doc", "-t", "filter", "-j"] + [f"kamaji.core.{f}" for f in FILTERS], env=env,
+def _plugin_docs(env, kind, names):
+    """ansible-doc's JSON of the collection's plugins ``names`` of this ``kind``; each rendered
+    with a short description and examples."""
+    assert names
+    out = subprocess.run(["ansible-doc", "-t", kind, "-j"] + [f"kamaji.core.{n}" for n in names], env=env,
                          capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     docs = json.loads(out.stdout)
-    # ansible-doc leaves out a name it cannot document: every filter must be there
-    assert set(docs) == {f"kamaji.core.{f}" for f in FILTERS}, (sorted(docs), out.stderr)
+    # ansible-doc leaves out a name it cannot document: every plugin must be there
+    assert set(docs) == {f"kamaji.core.{n}" for n in names}, (sorted(docs), out.stderr)
     for name, doc in docs.items():
-        assert doc["doc"]["short_description"] and doc["examples"] and doc["return"], name
+        assert doc["doc"]["short_description"] and doc["examples"], name
+    return docs
+
+
+def test_filter_docs_render(installed):
+    for name, doc in _plugin_docs(installed[2], "filter", FILTERS).items():
+        assert doc["return"], name
+
+
+def test_inventory_docs_render(installed):
+    docs = _plugin_docs(installed[2], "inventory", INVENTORIES)
+    # AWX's Kubernetes credential sets these variables: the options read them
+    options = docs["kamaji.core.tenants"]["doc"]["options"]
+    for option, variable in (("host", "K8S_AUTH_HOST"), ("api_key", "K8S_AUTH_API_KEY"),
+                             ("ca_cert", "K8S_AUTH_SSL_CA_CERT"), ("validate_certs", "K8S_AUTH_VERIFY_SSL")):
+        assert {"name": variable} in options[option]["env"], option
 
 
 def test_role_docs_render(installed):

@@ -85,7 +85,10 @@ def test_a_batch_plans_valid_tenants_and_names_each_bad_one(etcd_ca, settings):
     assert out.etcd_tenants == [{"name": "acme", "prefix": "/acme/", "user": "acme"},
                                 {"name": "globex", "prefix": "/globex/", "user": "globex"}]
     assert out.new_namespaces == ["tenant-acme", "tenant-globex"]
-    assert len(out.admin_objects) == 14 and out.unchanged_objects == 0
+    # per tenant: Namespace, 3 Secrets, Deployment, Service, PDB, and its record last
+    assert len(out.admin_objects) == 16 and out.unchanged_objects == 0
+    assert [(o["kind"], o["metadata"]["name"]) for o in out.admin_objects][7::8] == [
+        ("ConfigMap", "kamaji-tenant-spec")] * 2
     assert {o["metadata"].get("namespace") for o in out.admin_objects} == {None, "tenant-acme", "tenant-globex"}
     acme = out.tenants["acme"]
     assert acme["new_namespace"] is True and acme["server"] == "https://192.0.2.10:31443"

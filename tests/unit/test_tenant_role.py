@@ -107,12 +107,13 @@ def test_the_compute_module_reports_the_issue_typo_per_host(tmp_path, etcd_ca):
     assert computed["changed"] is False
     assert computed["errors"]["typo"].startswith(
         "tenant.kubernetes_verison: unknown field; did you mean kubernetes_version?")
-    assert list(computed["tenants"]) == ["acme"] and computed["admin_objects_count"] == 7
+    assert list(computed["tenants"]) == ["acme"] and computed["admin_objects_count"] == 8
     assert computed["etcd_tenants"] == [{"name": "acme", "prefix": "/acme/", "user": "acme"}]
     assert sorted(os.listdir(out)) == ["acme-bootstrap.yaml", "acme-ca.crt", "admin-objects.yaml"]
     for name in os.listdir(out):
         assert os.stat(out / name).st_mode & 0o777 == 0o600, name
-    assert len(list(yaml.safe_load_all((out / "admin-objects.yaml").read_text()))) == 7
+    objects = list(yaml.safe_load_all((out / "admin-objects.yaml").read_text()))
+    assert len(objects) == 8 and objects[-1]["metadata"]["name"] == "kamaji-tenant-spec"
 
 
 def test_the_state_of_a_tenant_of_the_inventory():

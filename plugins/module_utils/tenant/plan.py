@@ -7,7 +7,8 @@ tenant name must be unique in the batch; the Kubernetes version may move one min
 time and never down from what runs; the spec becomes the PKI set's parameters
 (``pki_params``, the one mapping) and the PKI is reconciled with what the admin cluster's
 Secrets hold (``pki.tenant_set.reconcile``: valid material is kept); then the objects are
-rendered (``tenant.admin_objects``, ``tenant.bootstrap``). A tenant that breaks a rule gets
+rendered (``tenant.admin_objects``, ``tenant.bootstrap``), the tenant's record last
+(``tenant.record``: the applied spec, for the inventory plugin). A tenant that breaks a rule gets
 its message in ``errors`` and is left out; the others go on, so each tenant host can fail
 alone before anything changes.
 
@@ -35,7 +36,7 @@ from ansible_collections.kamaji.core.plugins.module_utils.common import objects 
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, record, secrets
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import Settings, Spec
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
@@ -182,7 +183,9 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         "ca_cert_hash": material["ca_cert_hash"],
         "ca_cert": material["ca"]["cert"],
     }
-    return result, admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings)
+    # the record last: it names what was applied once the objects before it are in
+    return result, [*admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings),
+                    record.record_object(spec)]
 
 
 def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have_ns: set[str]) -> dict[str, Any]:

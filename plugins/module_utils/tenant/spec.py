@@ -12,6 +12,7 @@ before anything changes anywhere; an unknown key also names the nearest known on
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Iterable, Mapping
@@ -140,12 +141,18 @@ def _quantity(value: object, path: str) -> str:
     return str(value)
 
 
+def tenant_name(host: str, hostvars: Mapping[str, Any]) -> str:
+    """The name of the tenant an inventory host of ``tenants`` stands for: its ``tenant_name``
+    host variable, else the host's name (``hostvars``: that host's variables)."""
+    return str(hostvars.get("tenant_name") or host)
+
+
 def in_inventory(name: str, hostvars: Mapping[str, Any], hosts: Iterable[str]) -> Mapping[str, Any] | None:
     """The raw spec (the host's ``tenant`` dict) of the tenant named ``name`` among the ``tenants``
-    hosts: a tenant is named by its host's ``tenant_name``, else by the host. None when absent."""
+    hosts (``tenant_name``). None when absent."""
     for host in hosts:
         hv = hostvars[host]
-        if str(hv.get("tenant_name") or host) == name:
+        if tenant_name(host, hv) == name:
             return hv.get("tenant") or {}
     return None
 
@@ -260,6 +267,16 @@ def _resources(spec: Spec) -> None:
         for kind, values in (res or {}).items():
             for resource, qty in (values or {}).items():
                 _quantity(qty, field("resources", component, kind, resource))
+
+
+def inventory_form(spec: Spec) -> dict[str, Any]:
+    """The ``tenant`` dict of a normalized spec of a tenant that stays, as an inventory would
+    write it: every field filled and ``state: present`` (``normalize`` of it, with the name,
+    gives ``spec`` back), without ``name`` (the host names the tenant) and ``derived`` (computed
+    again from the rest). A copy: nothing in it is shared with ``spec``."""
+    out = {key: copy.deepcopy(value) for key, value in spec.items() if key in FIELDS and key not in LIFECYCLE_FIELDS}
+    out["state"] = "present"
+    return out
 
 
 def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_MINORS,
