@@ -68,7 +68,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 rows:
-  description: One dict per tenant (name, version, running, replicas, endpoint, cert_days, etcd_keys, etcd_bytes, workers, state).
+  description:
+    - One dict per tenant (name, version, running, replicas, endpoint, cert_days, etcd_keys, etcd_bytes, workers,
+      state, serving).
+    - C(serving) is true when a deployed tenant of the inventory has every replica ready and its API answered,
+      false when not, null for a tenant not deployed, marked absent or orphaned.
   returned: always
   type: list
   elements: dict
@@ -84,6 +88,19 @@ problems:
   description: Tenant name to its state, for every tenant whose state is not C(ok).
   returned: always
   type: dict
+not_serving:
+  description:
+    - Tenant name to its state, for every deployed tenant of the inventory that does not serve now
+      (a control-plane replica not ready, or its API did not answer). An upgrade starts only when
+      it is empty.
+  returned: always
+  type: dict
+moving:
+  description: Tenant name to C(running -> wanted), for every deployed tenant whose control plane runs
+    another release than the inventory's.
+  returned: always
+  type: dict
+  sample: {acme: v1.36.3 -> v1.37.2}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -107,7 +124,7 @@ def main() -> None:
     p = module.params
     rows = status.rows(p["tenants"], p["deployments"], p["certificates"], p["etcd_tenants"])
     module.exit_json(changed=False, rows=rows, table=status.table(rows),
-                     problems={r["name"]: r["state"] for r in rows if r["state"] != "ok"})
+                     problems={r["name"]: r["state"] for r in rows if r["state"] != "ok"}, **status.gates(rows))
 
 
 if __name__ == "__main__":

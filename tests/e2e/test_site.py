@@ -39,11 +39,12 @@ import yaml
 from conftest import KEEP, LAB, SIZES, lab_up, wait_booted
 from harness import apt_repo
 from harness.procs import CACHE, KUBE_VERSION, REPO, binary
-from harness.runner import profile, run_playbook
+from harness.runner import profile, run_playbook, seconds
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 
 SITE = os.path.join(REPO, "playbooks", "site.yml")
+UPGRADE = os.path.join(REPO, "playbooks", "upgrade.yml")
 SAMPLE = os.path.join(REPO, "inventories", "sample")
 # each host of the sample inventory, and the lab node (container) that plays it
 LAB_NODE = {
@@ -180,13 +181,15 @@ def site(lab, old_runtime_bundle, tmp_path_factory):
         "admin kubeconfig on the controller": os.path.exists(admin),
         "tenant kubeconfigs on the controller": sorted(os.listdir(tenants)) if os.path.isdir(tenants) else [],
     }
-    for label in ("first", "second"):
+    # the second run is kamaji.core.upgrade with nothing to move: its gates, its list of what
+    # moves and the whole site after them, all a no-op
+    for label, playbook in (("first", SITE), ("second", UPGRADE)):
         start = time.monotonic()
-        runs[label] = run_playbook(SITE, tmp, old, inventory=inventory)
+        runs[label] = run_playbook(playbook, tmp, old, inventory=inventory)
         runs[label + "_seconds"] = time.monotonic() - start
         assert runs[label].rc == 0, runs[label].failed_tasks()
-    # and check mode again on the deployed site: the preview of a re-run, nothing to change
-    runs["check_deployed"] = run_playbook(SITE, tmp, old, inventory=inventory, check=True)
+    # and the upgrade's check mode on the deployed site: the preview of a re-run, nothing to change
+    runs["check_deployed"] = run_playbook(UPGRADE, tmp, old, inventory=inventory, check=True)
     print(f"the sample site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
     # where the no-op run spends its time, for whoever makes it faster
     os.makedirs(os.path.join(REPO, ".build"), exist_ok=True)
@@ -236,14 +239,58 @@ def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
     assert worker["changed"] and worker["msg"].startswith("globex-worker-0 would join tenant globex"), worker
 
 
+def _run_once(res, name):
+    """The result of a run_once task (it is reported on the first host of its play)."""
+    return next(iter(next(t for play in res.data.get("plays", []) for t in play["tasks"]
+                          if t["task"]["name"].split(" : ", 1)[-1] == name)["hosts"].values()))
+
+
+def _snapshots(prefix="before-upgrade-"):
+    out = on_node("etcd-0", "ls", "/var/backups/kamaji/etcd", check=False).stdout.split()
+    return sorted(f for f in out if f.startswith(prefix))
+
+
+NOTHING_MOVES = ["nothing moves: every component runs the release the inventory names"]
+
+
 def test_second_site_run_changes_nothing(site):
-    assert _changed(site["runs"]["second"]) == {}
+    """The second run is kamaji.core.upgrade: its gates pass, nothing moves, so no snapshot is
+    taken and the site after it changes nothing."""
+    second = site["runs"]["second"]
+    assert _changed(second) == {}
+    assert _run_once(second, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
+                     )["msg"] == NOTHING_MOVES
+    assert _snapshots() == []
 
 
 def test_check_mode_on_the_deployed_site_reports_no_change(site):
     check = site["runs"]["check_deployed"]
     assert check.rc == 0, check.failed_tasks()
     assert _changed(check) == {}
+    assert _run_once(check, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
+                     )["msg"] == NOTHING_MOVES
+
+
+def test_the_upgrade_refuses_a_downgrade_and_a_release_missing_from_the_bundle_before_anything_changes(
+        site, bundle_dir, tmp_path):
+    older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
+    missing = "v1.%d.0" % (versions.minor(newer) + 1)
+    ev = {"kamaji_bundle_dir": bundle_dir, "containerd_version": versions.CONTAINERD_OLDER}
+    down = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": older}, inventory=site["inventory"])
+    assert down.rc != 0
+    msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-cp-0")["msg"]
+    assert msg == (f"admin-cp-0: admin_cluster_kubernetes_version: {older} would downgrade the running {newer}; "
+                   "control planes never move down a minor"), msg
+    msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-worker-0")["msg"]
+    assert msg == (f"admin-worker-0: kube_packages_version: {older} would downgrade the running {newer}; "
+                   "kubelets never move down a minor"), msg
+    ahead = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": missing}, inventory=site["inventory"])
+    assert ahead.rc != 0
+    assert f"the inventory wants kubernetes {missing}" in ahead.failed_tasks(), ahead.failed_tasks()
+    for res in (down, ahead):
+        assert _changed(res) == {}
+    assert _snapshots() == []
+    assert on_node("admin-cp-0", "kubeadm", "version", "-o", "short").stdout.strip() == newer
 
 
 def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
@@ -512,6 +559,13 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
         assert third.rc == 0, third.failed_tasks()
         assert kubectl(_tenant_conf(site, "initech"), "get", "--raw", "/readyz").stdout == "ok"
         assert "kube-system" in kubectl(_tenant_conf(site, "initech"), "get", "ns").stdout
+        # an upgrade does not start on a cluster short of a member: refused by its etcd gate
+        refused = run_playbook(UPGRADE, tmp_path, {"kamaji_bundle_dir": bundle_dir}, inventory=site["inventory"],
+                               args=("-i", str(extra)))
+        assert refused.rc != 0
+        msg = _run_once(refused, "Every etcd member is healthy and no alarm is raised")["msg"]
+        assert msg.startswith("etcd is not healthy: unhealthy members ['etcd-0"), msg
+        assert _changed(refused) == {} and _snapshots() == []
     finally:
         _etcd_member("start")
 
@@ -602,13 +656,19 @@ def _node(conf, name):
                 if n["metadata"]["name"] == name)
 
 
+def _play_seconds(res, name):
+    """Wall time of the plays of a run named ``name`` (a serial play is one entry per batch)."""
+    return sum(seconds(p["play"]["duration"]) for p in res.data.get("plays", []) if p["play"]["name"] == name)
+
+
 def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, bundle_dir, tmp_path):
     """The fleet upgrade of one tenant, driven by the inventory: acme's tenant.kubernetes_version
     moves from the previous minor to the current one in the site's inventory (the later
     scenarios see the fleet as it now is). The workers play run first is refused before
-    anything changes (its tenant's API server still runs the older release); the tenants play
-    rolls the control plane while a client reads from it; then the workers play drains the
-    worker, moves it to the new kubelet with kubeadm upgrade node and uncordons it."""
+    anything changes (its tenant's API server still runs the older release); kamaji.core.upgrade
+    --check lists what would move and changes nothing; kamaji.core.upgrade keeps an etcd
+    snapshot, rolls the control plane while a client reads from it, then drains the worker,
+    moves it to the new kubelet with kubeadm upgrade node and uncordons it."""
     older, newer = TENANT_VERSIONS["acme"], versions.KUBERNETES
     worker, conf = TENANT_WORKERS["acme"], _tenant_conf(site, "acme")
     acme_vars = os.path.join(site["inventory"], "host_vars", "acme.yml")
@@ -628,22 +688,34 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     assert _changed(refused) == {}
     assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
 
+    preview = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"], check=True)
+    assert preview.rc == 0, preview.failed_tasks()
+    moves = _run_once(preview, "What moves, layer by layer (each tenant worker that moves is named by the workers play)")
+    assert moves["msg"] == [f"acme: control plane {older} -> {newer}"], moves
+    would = preview.task("Check mode - this worker would move to another kubelet release", host=worker)
+    assert would["changed"] and would["msg"].startswith(
+        f"{worker} would be drained and moved from kubelet {older} to {newer}"), would
+    assert _snapshots() == []
+    assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == older
+    assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
+
     poller = TenantPoller(conf, tmp_path)
     poller.start()
     try:
         start = time.monotonic()
-        cp = run_playbook(os.path.join(REPO, "playbooks", "tenants.yml"), tmp_path, ev, inventory=site["inventory"])
-        cp_seconds = time.monotonic() - start
-        assert cp.rc == 0, cp.failed_tasks()
-        assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
-        start = time.monotonic()
-        moved = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
-        worker_seconds = time.monotonic() - start
+        moved = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"])
+        run_seconds = time.monotonic() - start
     finally:
         poller.stop()
     assert moved.rc == 0, moved.failed_tasks()
-    print(f"acme {older} -> {newer}: control plane (tenants play) {cp_seconds:.0f} s, its worker (workers play) "
-          f"{worker_seconds:.0f} s; {poller.summary()}")
+    cp_seconds = _play_seconds(moved, "Tenant control planes")
+    worker_seconds = _play_seconds(moved, "Tenant workers - kubelet upgrades, in batches")
+    print(f"acme {older} -> {newer} by kamaji.core.upgrade: {run_seconds:.0f} s, of which its control plane (tenants "
+          f"play) {cp_seconds:.0f} s, its worker (kubelet upgrade batches) {worker_seconds:.0f} s; {poller.summary()}")
+    assert _run_once(moved, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
+                     )["msg"] == [f"acme: control plane {older} -> {newer}"]
+    assert len(_snapshots()) == 1, _snapshots()
+    assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
     assert moved.task("Cordon and drain this worker", host=worker)["changed"]
     node = _node(conf, worker)
     assert node["status"]["nodeInfo"]["kubeletVersion"] == newer

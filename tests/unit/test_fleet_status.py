@@ -87,3 +87,27 @@ def test_a_tenant_marked_absent_reads_deleted_once_nothing_of_it_is_left(build_t
     assert still["state"] == "marked absent, not deleted yet (the tenants play deletes it)"
     for usage in ({}, {name: {"keys": 0, "bytes": 0}}):
         assert status.rows(marked, [], {}, usage)[0]["state"] == "deleted"
+
+
+def test_the_upgrade_gates_name_the_tenants_that_do_not_serve_and_those_that_move(build_tenant):
+    """Serving: every replica ready and the API answered; a tenant not deployed yet, marked absent or
+    orphaned is neither serving nor failing the gate."""
+    spec, _material, objs = build_tenant(kubernetes_version=versions.KUBERNETES_OLDER[0])
+    name = spec["name"]
+    deploy = _running(objs, ready=spec["replicas"])
+    older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
+
+    def gates(ready=spec["replicas"], nodes=(), error=None, version=newer, state="present"):
+        inv = [{"name": name, "version": version, "endpoint": "e", "state": state,
+                "nodes": None if error else list(nodes), "error": error},
+               {"name": "later", "version": newer, "endpoint": "e", "nodes": None, "error": "no admin kubeconfig Secret"}]
+        return status.gates(status.rows(inv, [_running(objs, ready=ready)], {}, {}))
+
+    assert gates() == {"not_serving": {}, "moving": {name: f"{older} -> {newer}"}}
+    assert gates(version=older) == {"not_serving": {}, "moving": {}}
+    # workers not Ready are a row's problem, not a control plane that does not serve
+    assert gates(version=older, nodes=[_node("w-0", ready=False)])["not_serving"] == {}
+    assert gates(ready=1, version=older)["not_serving"] == {name: "replicas not ready"}
+    assert gates(version=older, error="connection refused")["not_serving"] == {name: "API: connection refused"}
+    assert gates(state="absent", ready=0) == {"not_serving": {}, "moving": {}}
+    assert status.gates(status.rows([], [deploy], {}, {})) == {"not_serving": {}, "moving": {}}  # orphaned

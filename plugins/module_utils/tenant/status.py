@@ -108,6 +108,7 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], cer
             "etcd_keys": (usage.get(name) or {}).get("keys"),
             "etcd_bytes": (usage.get(name) or {}).get("bytes"),
             "workers": "%d/%d" % (sum(1 for n in listed if _ready(n)), len(listed)) if listed is not None else "",
+            "serving": None,
         }
         if want is not None and want.get("state") == "absent":
             gone = deploy is None and not (usage.get(name) or {}).get("keys")
@@ -130,8 +131,23 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], cer
                 problems.append("workers not Ready: %s" % ", ".join(sorted(
                     str(n.get("metadata", {}).get("name")) for n in listed if not _ready(n))))
         row["state"] = "; ".join(problems) or "ok"
+        # a deployed tenant of the inventory serves: every replica ready and its API answered
+        if want is not None and deploy is not None:
+            row["serving"] = wanted > 0 and ready >= wanted and listed is not None
         out.append(row)
     return out
+
+
+def gates(table_rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """What an upgrade checks before anything changes: ``not_serving``, each deployed tenant of
+    the inventory that does not serve now (its state says why), and ``moving``, each deployed
+    tenant whose control plane runs another release than the inventory's (``v1.36.3 -> v1.37.2``)."""
+    return {
+        "not_serving": {str(r["name"]): str(r["state"]) for r in table_rows if r.get("serving") is False},
+        "moving": {str(r["name"]): "%s -> %s" % (r["running"], r["version"]) for r in table_rows
+                   if r.get("serving") is not None and r.get("running") and r.get("version")
+                   and r["running"] != r["version"]},
+    }
 
 
 def _cell(value: Any) -> str:
