@@ -10,7 +10,7 @@ short_description: The control-plane static pods of a kubeadm node that have not
 version_added: 0.3.0
 description:
   - Given the control-plane pods of a kubeadm cluster (kube-system, label C(tier=control-plane),
-    as read by C(kubernetes.core.k8s_info)), returns one C(name: reason) line for each static pod
+    as read by C(kubernetes.core.k8s_info)), returns one line (the pod, a colon, the reason) for each static pod
     of O(node) that has not settled - missing, not Ready, with a container started before
     O(since), or (kube-apiserver, kube-controller-manager, kube-scheduler) an image not tagged
     O(version). Empty when the node has settled.
@@ -47,7 +47,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(pod: reason) for each pod not settled (empty when all are).
+  description: One line per pod not settled, the pod, a colon and the reason (empty when all are).
   type: list
   elements: str
 """
