@@ -94,7 +94,7 @@ class _API(http.server.BaseHTTPRequestHandler):
             items.append(pod)
         return {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/version":
             self._send({"major": "1", "minor": "37", "gitVersion": "v1.37.2"})
@@ -232,4 +232,3 @@ def test_a_control_plane_that_does_not_come_back_stops_the_renewal_naming_what_i
     assert msg.startswith("cp-0: after 1 s its control plane has not settled: etcd-cp-0: missing")
     assert "admin_cluster_ready_timeout" in msg and "\n" not in msg
     assert _renewals(site) == ["cp-0 certs renew all"]  # cp-1 waits
-

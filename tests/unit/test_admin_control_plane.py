@@ -53,8 +53,8 @@ def test_the_filter_adds_the_decision_only_when_asked():
     assert "renew" not in f(read, "cp-0")
     assert f(read, "cp-0", renew_days=90)["renew"] is True
     assert f(read, "cp-0", renew_days=0)["renew"] is False
-    assert f({"rc": 1, "stderr_lines": ["boom"]}, "cp-0", renew_days=90) == {"node": "cp-0", "error": "boom",
-                                                                           "renew": False}
+    cannot_tell = f({"rc": 1, "stderr_lines": ["boom"]}, "cp-0", renew_days=90)
+    assert cannot_tell == {"node": "cp-0", "error": "boom", "renew": False}
 
 
 OLD, SINCE, NEW = "2026-01-01T00:00:00Z", "2026-06-01T10:00:00Z", "2026-06-01T10:00:07Z"
