@@ -731,6 +731,50 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     assert again.rc == 0 and _changed(again) == {}, _changed(again)
 
 
+def _certs(host):
+    """Certificate name to its expiration, as kubeadm reads them on ``host``."""
+    out = json.loads(on_node(host, "kubeadm", "certs", "check-expiration", "-o", "json").stdout)
+    return {c["name"]: c["expirationDate"] for c in out["certificates"] if not c.get("missing")}
+
+
+def test_a_control_plane_node_near_expiry_renews_its_certificates_while_tenants_serve(site, bundle_dir, tmp_path):
+    """admin-cp-2 alone is given a threshold above its certificates' year (an extra inventory
+    source sets its admin_cluster_certs_renew_days): the admin_cluster playbook previews, then
+    renews its kubeadm certificates and restarts its control plane on them; the other nodes keep
+    theirs; the tenants serve every read meanwhile."""
+    extra = tmp_path / "renew.yml"
+    extra.write_text(json.dumps({"all": {"hosts": {"admin-cp-2": {"admin_cluster_certs_renew_days": 400}}}}))
+    play = os.path.join(REPO, "playbooks", "admin_cluster.yml")
+    ev = {"kamaji_bundle_dir": bundle_dir}
+    before = {h: _certs(h) for h in CONTROL_PLANE}
+    preview = run_playbook(play, tmp_path, ev, inventory=site["inventory"], check=True, args=("-i", str(extra)))
+    assert preview.rc == 0, preview.failed_tasks()
+    would = preview.task("Check mode - this node would renew its kubeadm certificates", host="admin-cp-2")
+    assert would["changed"] and would["msg"].startswith("admin-cp-2 would renew its kubeadm certificates"), would
+    assert _changed(preview) == {"admin-cp-2": 1}, _changed(preview)
+    assert {h: _certs(h) for h in CONTROL_PLANE} == before
+    pollers = [TenantPoller(_tenant_conf(site, t), tmp_path) for t in TENANT_WORKERS]
+    for poller in pollers:
+        poller.start()
+    try:
+        start = time.monotonic()
+        res = run_playbook(play, tmp_path, ev, inventory=site["inventory"], args=("-i", str(extra)))
+        renew_seconds = time.monotonic() - start
+    finally:
+        for poller in pollers:
+            poller.stop()
+    assert res.rc == 0, res.failed_tasks()
+    print(f"admin-cp-2 renewed its certificates in an admin_cluster run of {renew_seconds:.0f} s; "
+          + "; ".join(f"{t}: {p.summary()}" for t, p in zip(TENANT_WORKERS, pollers, strict=True)))
+    after = {h: _certs(h) for h in CONTROL_PLANE}
+    assert after["admin-cp-0"] == before["admin-cp-0"] and after["admin-cp-1"] == before["admin-cp-1"]
+    assert all(after["admin-cp-2"][name] > before["admin-cp-2"][name] for name in ("apiserver", "admin.conf")), after
+    manifest = on_node("admin-cp-2", "cat", "/etc/kubernetes/manifests/kube-apiserver.yaml").stdout
+    assert "kamaji.core/certs-renewed" in manifest
+    for tenant, poller in zip(TENANT_WORKERS, pollers, strict=True):
+        assert poller.failed == [], (tenant, poller.failed[:5])
+
+
 def test_another_endpoint_fails_naming_the_variable(site, bundle_dir, tmp_path):
     res = run_playbook(os.path.join(REPO, "playbooks", "admin_cluster.yml"), tmp_path,
                        {"kamaji_bundle_dir": bundle_dir, "admin_cluster_control_plane_endpoint": "10.255.0.1:6443"},
