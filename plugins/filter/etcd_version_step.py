@@ -10,7 +10,7 @@ short_description: The etcd release a member runs, and whether etcd_version may 
 version_added: 0.2.0
 description:
   - Reads the release an etcd member runs from the output of its C(etcd --version) and its restart-owed marker
-    (the member owes a restart: the marker names the release it still runs), and tells whether the input
+    (a member owing a restart still runs the release its marker names), and tells whether the input
     (C(etcd_version)) may follow it, that is the same minor (any patch) or the next minor, never down a minor
     nor two at once.
   - A member where etcd is not installed yet (empty O(version_output)) runs nothing and may take any release.
