@@ -45,13 +45,13 @@ _value:
   type: dict
   contains:
     running:
-      description: The release the member runs (C(v3.6.9)); empty when etcd is not installed.
+      description: The release the member runs (C(v3.7.3)); empty when etcd is not installed.
       type: str
     restart_owed:
       description: Whether the member has a restart-owed marker.
       type: bool
     move:
-      description: Empty when the member's release does not change, else C(etcd v3.6.9 -> v3.7.3).
+      description: Empty when the member's release does not change, else C(etcd <running> -> <etcd_version>).
       type: str
     error:
       description: Empty when the move is allowed, else one line naming C(etcd_version) and the fix.

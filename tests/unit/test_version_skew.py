@@ -102,7 +102,7 @@ def test_etcd_moves_one_minor_at_a_time_and_never_down(running, wanted, error):
 
 
 def test_the_etcd_version_output_names_the_installed_release():
-    assert release.installed(out("v3.6.9")) == "v3.6.9"
+    assert release.installed(out(ev(-1, 9))) == ev(-1, 9)
     # not installed: the command module skipped the read (its stdout says so), or nothing ran at all
     for nothing in ("", None, "skipped, since /usr/local/bin/etcd does not exist"):
         assert release.installed(nothing) is None

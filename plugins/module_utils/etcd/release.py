@@ -40,7 +40,7 @@ def running(version_output: str | None, restart_owed: str | None) -> str | None:
 
 def step(wanted: str, version_output: str | None, restart_owed: str | None) -> dict[str, Any]:
     """The version step of one member: what it runs (``running``, "" when not installed), whether
-    it owes a restart, what moves (``move``: "" when nothing does, else ``etcd v3.6.9 -> v3.7.3``)
+    it owes a restart, what moves (``move``: "" when nothing does, else ``etcd <running> -> <wanted>``)
     and ``error`` ("" when ``wanted`` may follow, else one line naming etcd_version and the fix)."""
     now = running(version_output, restart_owed)
     error = skew.etcd_step_error(now, wanted) or ""
