@@ -73,7 +73,7 @@ def test_a_new_binary_owes_a_restart_until_it_happens_and_a_rerun_still_owes_it(
 
 
 def test_check_mode_writes_no_marker(member):
-    _, facts = _run(member, check=True)
+    facts = _run(member, check=True)[1]
     assert facts == {"move": f"etcd {OLDER} -> {E}", "needs_restart": True, "binaries_changed": True}
     assert _marker(member) is None
 
@@ -81,7 +81,7 @@ def test_check_mode_writes_no_marker(member):
 def test_a_member_without_data_owes_no_restart(member):
     (member / "data" / "member").rmdir()
     (member / "config" / "restart-owed").write_text(OLDER + "\n")  # left from its former data
-    _, facts = _run(member)
+    facts = _run(member)[1]
     assert facts["needs_restart"] is False and facts["binaries_changed"] is True
     assert _marker(member) is None
 

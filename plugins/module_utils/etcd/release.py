@@ -47,4 +47,3 @@ def step(wanted: str, version_output: str | None, restart_owed: str | None) -> d
     moves = bool(now) and not error and now != wanted
     return {"running": now or "", "restart_owed": restart_owed is not None, "error": error,
             "move": "etcd %s -> %s" % (now, wanted) if moves else ""}
-
