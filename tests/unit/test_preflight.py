@@ -60,10 +60,12 @@ def _bundle(directory, without=(), older=(), **other_versions):
 
 
 def _inventory(tmp_path, bundle_dir, tenant=None, worker=None, admin=None, **etcd_hosts):
-    """etcd-1, admin-cp-1, worker-1 (of tenant acme, whose spec is ``tenant``) on local connections."""
+    """etcd-1, admin-cp-1, worker-1 (of tenant acme, whose spec is ``tenant``) on local connections;
+    the etcd members' binaries and settings in ``tmp_path`` (none installed unless a test puts them there)."""
     local = {"ansible_connection": "local"}
     inv = {"all": {"vars": {"ansible_python_interpreter": sys.executable, "kamaji_bundle_dir": bundle_dir,
-                            "preflight_timeout": 2},
+                            "preflight_timeout": 2, "etcd_bin_dir": str(tmp_path / "etcd-bin"),
+                            "etcd_config_dir": str(tmp_path / "etcd-config")},
                    "children": {
                        "etcd": {"hosts": dict({"etcd-1": local}, **etcd_hosts)},
                        "admin_control_plane": {"hosts": {"admin-cp-1": dict(local, **(admin or {}))}},
@@ -283,3 +285,73 @@ def test_a_tenant_release_the_bundle_does_not_hold_names_the_option_that_adds_it
         f"tenant_control_plane_bundle_dir: the bundle {b} has no image registry.k8s.io/kube-apiserver:{OLDER}, image "
         f"registry.k8s.io/kube-controller-manager:{OLDER}, image registry.k8s.io/kube-scheduler:{OLDER}, image "
         f"registry.k8s.io/kube-proxy:{OLDER}; {FIX} including them (offline_bundle_kube_older_versions listing {OLDER})"))
+
+
+# ---- etcd's version step: read on the member (`etcd --version`, or its restart-owed marker)
+ETCD_MINOR = versions.minor(versions.ETCD)
+ETCD_MOVE = "What moves on this member (etcd_upgrade_move), what it runs, whether it owes a restart"
+
+
+def _etcd_release(minor, patch=0):
+    return "v3.%d.%d" % (ETCD_MINOR + minor, patch)
+
+
+def _installed_etcd(tmp_path, version, restart_owed=None):
+    """An etcd binary at ``version`` on the local member (a stand-in printing what etcd prints), and
+    its restart-owed marker with ``restart_owed`` when given."""
+    bin_dir = tmp_path / "etcd-bin"
+    bin_dir.mkdir()
+    etcd = bin_dir / "etcd"
+    etcd.write_text("#!/bin/sh\necho 'etcd Version: %s'\necho 'Git SHA: 0123abcd'\n" % version.lstrip("v"))
+    etcd.chmod(0o755)
+    if restart_owed is not None:
+        (tmp_path / "etcd-config").mkdir()
+        (tmp_path / "etcd-config" / "restart-owed").write_text(restart_owed)
+
+
+def test_an_etcd_member_skipping_a_minor_is_refused_before_anything_changes(tmp_path):
+    _installed_etcd(tmp_path, _etcd_release(-2, 4))
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, _bundle(tmp_path / "bundle")))
+    _fails_before_anything_changes(res, (
+        f"etcd-1: etcd_version: {versions.ETCD} skips a minor from the running {_etcd_release(-2, 4)}; upgrade one "
+        f"minor at a time (first v3.{ETCD_MINOR - 1})"))
+
+
+def test_an_etcd_member_moving_down_a_minor_is_refused_before_anything_changes(tmp_path):
+    older = _etcd_release(-1, 9)
+    _installed_etcd(tmp_path, versions.ETCD)
+    b = _bundle(tmp_path / "bundle", etcd=older)
+    inventory = _inventory(tmp_path, b)
+    res = run_playbook(SITE, tmp_path, inventory=inventory, extra_vars={"etcd_version": older})
+    _fails_before_anything_changes(res, (
+        f"etcd-1: etcd_version: {older} would downgrade the running {versions.ETCD}; etcd members never move down a "
+        f"minor: set it to v3.{ETCD_MINOR}.x or newer"))
+
+
+def test_a_stopped_roll_is_checked_against_the_release_its_member_still_runs(tmp_path):
+    """The binary is etcd_version's already, but the member owes its restart: it still runs the
+    release its marker names, from which a second minor at once is refused."""
+    older = _etcd_release(-1, 9)
+    _installed_etcd(tmp_path, versions.ETCD, restart_owed=older + "\n")
+    newer = _etcd_release(1)
+    b = _bundle(tmp_path / "bundle", etcd=newer)
+    res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b), extra_vars={"etcd_version": newer})
+    _fails_before_anything_changes(res, (
+        f"etcd-1: etcd_version: {newer} skips a minor from the running {older}; upgrade one minor at a time "
+        f"(first v3.{ETCD_MINOR})"))
+
+
+@pytest.mark.parametrize(("installed", "owed", "move"), [
+    (None, None, ""),                                                     # not installed: nothing moves
+    (versions.ETCD, None, ""),
+    (_etcd_release(-1, 9), None, f"etcd {_etcd_release(-1, 9)} -> {versions.ETCD}"),
+    (_etcd_release(0, 1), None, f"etcd {_etcd_release(0, 1)} -> {versions.ETCD}"),
+    (versions.ETCD, _etcd_release(-1, 9) + "\n", f"etcd {_etcd_release(-1, 9)} -> {versions.ETCD}"),
+], ids=["not-installed", "same", "next-minor", "patch", "restart-owed"])
+def test_each_etcd_member_records_what_moves_on_it(tmp_path, installed, owed, move):
+    if installed:
+        _installed_etcd(tmp_path, installed, owed)
+    res = run_playbook(PREFLIGHT, tmp_path, inventory=_inventory(tmp_path, _bundle(tmp_path / "bundle")), check=True)
+    assert res.rc == 0, res.failed_tasks()
+    assert _results(res, ETCD_MOVE)["etcd-1"]["ansible_facts"]["etcd_upgrade_move"] == move
+    assert set(_results(res, ETCD_MOVE)) == {"etcd-1"}  # the etcd group only

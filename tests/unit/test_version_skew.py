@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.kamaji.core.plugins.filter.etcd_version_step import etcd_version_step
 from ansible_collections.kamaji.core.plugins.filter.kubelet_skew import kubelet_skew
 from ansible_collections.kamaji.core.plugins.filter.tenant_kubernetes_version import tenant_kubernetes_version
 from ansible_collections.kamaji.core.plugins.filter.version_step import version_step
 from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import release
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
 NEWEST = versions.KUBERNETES
@@ -67,3 +69,68 @@ def test_a_tenant_worker_finds_its_tenants_version_with_the_specs_default():
     # named by tenant_name, not by its host any more; an unknown tenant: empty
     assert tenant_kubernetes_version("initech-host", hostvars, hosts) == ""
     assert tenant_kubernetes_version("nope", hostvars, hosts) == ""
+
+
+# ---- etcd's version step: the release a member runs, read on the member, and etcd_version's move
+E = versions.ETCD
+EM = versions.minor(E)
+
+
+def ev(minor, patch=0):
+    """A release of etcd's minor plus ``minor``."""
+    return "v3.%d.%d" % (EM + minor, patch)
+
+
+def out(version):
+    """What `etcd --version` prints."""
+    return "etcd Version: %s\nGit SHA: 0123abcd\nGo Version: go1.25.1\nGo OS/Arch: linux/amd64\n" % version.lstrip("v")
+
+
+@pytest.mark.parametrize(("running", "wanted", "error"), [
+    (None, E, None),                        # not installed yet: nothing to check
+    (ev(-1, 9), E, None),                   # +1 minor
+    (ev(0, 1), ev(0, 5), None),             # a patch up
+    (ev(0, 5), ev(0, 1), None),             # a patch down within the minor
+    (ev(-2, 4), E, f"etcd_version: {E} skips a minor from the running {ev(-2, 4)}; upgrade one minor at a time "
+                   f"(first v3.{EM - 1})"),
+    (E, ev(-1, 9), f"etcd_version: {ev(-1, 9)} would downgrade the running {E}; etcd members never move down a minor: "
+                   f"set it to v3.{EM}.x or newer"),
+    (E, E[1:], f"etcd_version: '{E[1:]}' must look like {E} (v<major>.<minor>.<patch>)"),
+])
+def test_etcd_moves_one_minor_at_a_time_and_never_down(running, wanted, error):
+    assert skew.etcd_step_error(running, wanted) == error
+
+
+def test_the_etcd_version_output_names_the_installed_release():
+    assert release.installed(out(ev(-1, 9))) == ev(-1, 9)
+    # not installed: the command module skipped the read (its stdout says so), or nothing ran at all
+    for nothing in ("", None, "skipped, since /usr/local/bin/etcd does not exist"):
+        assert release.installed(nothing) is None
+
+
+def test_a_member_owing_a_restart_runs_the_release_its_marker_names():
+    # the roll replaced the binary (v3.x+1) but stopped before restarting this member
+    assert release.running(out(E), ev(-1, 9) + "\n") == ev(-1, 9)
+    # no marker, or one without a release (written by a run that could not read it): the binary's
+    assert release.running(out(E), None) == E
+    assert release.running(out(E), "\n") == E
+
+
+@pytest.mark.parametrize(("output", "owed", "wanted", "step"), [
+    (out(E), None, E, {"running": E, "restart_owed": False, "move": "", "error": ""}),
+    ("", None, E, {"running": "", "restart_owed": False, "move": "", "error": ""}),
+    (out(ev(-1, 9)), None, E, {"running": ev(-1, 9), "restart_owed": False, "move": f"etcd {ev(-1, 9)} -> {E}",
+                               "error": ""}),
+    # a stopped roll: the binary is the wanted one already, the member still runs the older release
+    (out(E), ev(-1, 9) + "\n", E, {"running": ev(-1, 9), "restart_owed": True, "move": f"etcd {ev(-1, 9)} -> {E}",
+                                   "error": ""}),
+    # a settings change owed the restart: the release does not move
+    (out(E), E + "\n", E, {"running": E, "restart_owed": True, "move": "", "error": ""}),
+    # the stopped roll's members are refused a second step before they ran the first one
+    (out(ev(0)), ev(-1, 9) + "\n", ev(1), {
+        "running": ev(-1, 9), "restart_owed": True, "move": "",
+        "error": f"etcd_version: {ev(1)} skips a minor from the running {ev(-1, 9)}; upgrade one minor at a time "
+                 f"(first v3.{EM})"}),
+])
+def test_the_etcd_version_step_filter(output, owed, wanted, step):
+    assert etcd_version_step(wanted, output, owed) == step
