@@ -280,10 +280,10 @@ def test_the_upgrade_refuses_a_downgrade_and_a_release_missing_from_the_bundle_b
     assert down.rc != 0
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-cp-0")["msg"]
     assert msg == (f"admin-cp-0: admin_cluster_kubernetes_version: {older} would downgrade the running {newer}; "
-                   "control planes never move down a minor"), msg
+                   f"control planes never move down a minor: set it to v1.{versions.minor(newer)}.x or newer"), msg
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-worker-0")["msg"]
     assert msg == (f"admin-worker-0: kube_packages_version: {older} would downgrade the running {newer}; "
-                   "kubelets never move down a minor"), msg
+                   f"kubelets never move down a minor: set it to v1.{versions.minor(newer)}.x or newer"), msg
     ahead = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": missing}, inventory=site["inventory"])
     assert ahead.rc != 0
     assert f"the inventory wants kubernetes {missing}" in ahead.failed_tasks(), ahead.failed_tasks()

@@ -77,4 +77,4 @@ def test_skipping_a_minor_or_moving_down_is_refused_naming_the_field():
     assert plan["cp-0"]["error"] == (f"admin_cluster_kubernetes_version: {skip} skips a minor from the running {OLD}; "
                                      f"upgrade one minor at a time (first v1.{M})")
     assert plan["w-0"]["error"] == (f"kube_packages_version: {OLD} would downgrade the running {NEW}; "
-                                    "kubelets never move down a minor")
+                                    f"kubelets never move down a minor: set it to v1.{M}.x or newer")
