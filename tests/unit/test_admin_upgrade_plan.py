@@ -24,7 +24,9 @@ def test_the_release_of_a_manifest_and_of_a_kubelet_answer():
     assert manifest_version(manifest(NEW)) == NEW
     assert manifest_version("spec:\n  containers:\n  - image: 10.0.0.1:5000/kube-apiserver:v1.2.3\n") == "v1.2.3"
     assert manifest_version("spec:\n  containers:\n  - image: 10.0.0.1:5000/kube-apiserver\n") == ""
-    assert manifest_version(None) == manifest_version("") == manifest_version(": [") == ""
+    assert manifest_version(None) == manifest_version("") == manifest_version("spec: {}\n") == ""
+    assert manifest_version('spec:\n  containers:\n  - command: [x]\n    image: "registry.k8s.io/kube-apiserver:v1.2.3"\n'
+                            '  - image: other:v9.9.9\n') == "v1.2.3"
     assert kubelet_version(f"Kubernetes {NEW}\n") == NEW
     assert kubelet_version("") == kubelet_version("command not found") == ""
 

@@ -21,25 +21,24 @@ Refusals (a control plane or a kubelet that would skip a minor or go down) come 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
-
-import yaml
 
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
 
+# the first `image:` of a static pod manifest (kubeadm writes one container per control-plane pod)
+IMAGE_RE = re.compile(r"^[ \t-]*image:[ \t]*[\"']?([^\s\"']+)", re.MULTILINE)
+
+
 def manifest_version(text: str | None) -> str:
-    """The release of a static pod manifest: its first container's image tag (``v1.37.2``),
-    ``""`` when the manifest is missing or names no tagged image."""
-    if not text:
+    """The release of a static pod manifest: its first image's tag (``v1.37.2``), ``""`` when
+    the manifest is missing or names no tagged image."""
+    match = IMAGE_RE.search(text or "")
+    if not match:
         return ""
-    try:
-        pod = yaml.safe_load(text) or {}
-        image = str(pod["spec"]["containers"][0]["image"])
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return ""
-    name, sep, tag = image.rpartition(":")
+    _name, sep, tag = match.group(1).rpartition(":")
     return tag if sep and "/" not in tag else ""
 
 
