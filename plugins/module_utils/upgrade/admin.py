@@ -27,7 +27,6 @@ from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
-
 # the first `image:` of a static pod manifest (kubeadm writes one container per control-plane pod)
 IMAGE_RE = re.compile(r"^[ \t-]*image:[ \t]*[\"']?([^\s\"']+)", re.MULTILINE)
 
