@@ -10,7 +10,8 @@ short_description: Client URLs of etcd members from inventory hosts
 version_added: 0.1.0
 description:
   - Maps inventory host names to C(https://<address>:<port>), where the address is the
-    host's C(ansible_host) when set, else its name. IPv6 addresses are bracketed.
+    host's O(address_var) when given and set, else its C(ansible_host) when set, else its name.
+    IPv6 addresses are bracketed.
 options:
   _input:
     description: Inventory host names (for example C(groups['etcd'])).
@@ -25,6 +26,10 @@ options:
     description: Client port.
     type: int
     default: 2379
+  address_var:
+    description: A host variable that names the address to use before C(ansible_host)
+      (for example C(admin_cluster_advertise_address)).
+    type: str
 author:
   - kamaji.core maintainers (@kamaji-core)
 """
@@ -48,12 +53,14 @@ from typing import Any
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 
 
-def _host(name: str, hostvars: Mapping[str, Any]) -> str:
-    return net.url_host(str((hostvars.get(name) or {}).get("ansible_host") or name))
+def _host(name: str, hostvars: Mapping[str, Any], address_var: str | None = None) -> str:
+    host = hostvars.get(name) or {}
+    return net.url_host(str((host.get(address_var) if address_var else None) or host.get("ansible_host") or name))
 
 
-def etcd_client_urls(hosts: Iterable[str], hostvars: Mapping[str, Any], port: int = 2379) -> list[str]:
-    return ["https://%s:%d" % (_host(h, hostvars), int(port)) for h in hosts]
+def etcd_client_urls(hosts: Iterable[str], hostvars: Mapping[str, Any], port: int = 2379,
+                     address_var: str | None = None) -> list[str]:
+    return ["https://%s:%d" % (_host(h, hostvars, address_var), int(port)) for h in hosts]
 
 
 class FilterModule:

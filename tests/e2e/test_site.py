@@ -348,6 +348,13 @@ def test_admin_nodes_ready_under_their_inventory_names_behind_the_shared_endpoin
     etcd = json.loads(kubectl(site["admin"], "-n", "kube-system", "get", "pods", "-l", "component=etcd", "-o",
                               "json").stdout)
     assert sorted(p["spec"]["nodeName"] for p in etcd["items"]) == CONTROL_PLANE
+    # every API server talks to every stacked etcd member, not to its own only
+    addresses = [next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP")
+                 for n in sorted(nodes, key=lambda n: n["metadata"]["name"]) if n["metadata"]["name"] in CONTROL_PLANE]
+    wanted = "--etcd-servers=" + ",".join(f"https://{a}:2379" for a in addresses)
+    for host in CONTROL_PLANE:
+        manifest = on_node(host, "cat", "/etc/kubernetes/manifests/kube-apiserver.yaml").stdout
+        assert wanted in manifest.split(), (host, [w for w in manifest.split() if "etcd-servers" in w])
     with open(site["admin"], encoding="utf-8") as f:
         assert yaml.safe_load(f)["clusters"][0]["cluster"]["server"] == f"https://{site['endpoint']}"
 
