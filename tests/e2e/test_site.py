@@ -272,10 +272,11 @@ def test_check_mode_on_the_deployed_site_reports_no_change(site):
 
 
 def test_the_upgrade_refuses_a_downgrade_and_a_release_missing_from_the_bundle_before_anything_changes(
-        site, bundle_dir, tmp_path):
+        site, old_runtime_bundle, tmp_path):
     older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
     missing = "v1.%d.0" % (versions.minor(newer) + 1)
-    ev = {"kamaji_bundle_dir": bundle_dir, "containerd_version": versions.CONTAINERD_OLDER}
+    # the site as deployed: the bundle with the previous containerd (a later scenario moves it)
+    ev = {"kamaji_bundle_dir": old_runtime_bundle, "containerd_version": versions.CONTAINERD_OLDER}
     down = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": older}, inventory=site["inventory"])
     assert down.rc != 0
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-cp-0")["msg"]
