@@ -271,10 +271,8 @@ def test_check_mode_on_the_deployed_site_reports_no_change(site):
                      )["msg"] == NOTHING_MOVES
 
 
-def test_the_upgrade_refuses_a_downgrade_and_a_release_missing_from_the_bundle_before_anything_changes(
-        site, old_runtime_bundle, tmp_path):
+def test_the_upgrade_refuses_a_downgrade_before_anything_changes(site, old_runtime_bundle, tmp_path):
     older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
-    missing = "v1.%d.0" % (versions.minor(newer) + 1)
     # the site as deployed: the bundle with the previous containerd (a later scenario moves it)
     ev = {"kamaji_bundle_dir": old_runtime_bundle, "containerd_version": versions.CONTAINERD_OLDER}
     down = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": older}, inventory=site["inventory"])
@@ -285,13 +283,11 @@ def test_the_upgrade_refuses_a_downgrade_and_a_release_missing_from_the_bundle_b
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-worker-0")["msg"]
     assert msg == (f"admin-worker-0: kube_packages_version: {older} would downgrade the running {newer}; "
                    f"kubelets never move down a minor: set it to v1.{versions.minor(newer)}.x or newer"), msg
-    ahead = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": missing}, inventory=site["inventory"])
-    assert ahead.rc != 0
-    assert f"the inventory wants kubernetes {missing}" in ahead.failed_tasks(), ahead.failed_tasks()
-    for res in (down, ahead):
-        assert _changed(res) == {}
+    assert _changed(down) == {}
     assert _snapshots() == []
     assert on_node("admin-cp-0", "kubeadm", "version", "-o", "short").stdout.strip() == newer
+    for host in CONTROL_PLANE:
+        assert on_node(host, "test", "-e", "/etc/kubernetes/kamaji-upgrade-in-progress", check=False).returncode != 0
 
 
 def test_bare_nodes_get_their_runtime_from_the_bundle(site, old_runtime_bundle):
