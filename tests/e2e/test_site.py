@@ -1,10 +1,13 @@
 """The whole site on bare lab nodes, over SSH, as the sample inventory describes it: the shared
 etcd (3 members), an HA kubeadm admin cluster (3 control-plane nodes behind a shared endpoint, 2
 workers; real kubelets, containerd, bridge CNI) and the sample's tenants, acme and globex, whose
-control planes run as pods there, each with a worker machine of its own. One deployed site
-serves every scenario of this module, in order; the shared etcd's own scenarios (a rolling
-restart, growth to five members and a replaced member, snapshot and restore) run last, on the
-etcd the tenants use.
+control planes run as pods there, each with a worker machine of its own. The site is deployed at
+the previous Kubernetes minor (the admin cluster and both tenants), then kamaji.core.upgrade moves
+it to the sample's releases (the admin cluster and globex; acme stays, as the sample pins it, until
+a later scenario moves it) while clients read from every tenant and its workload. That one
+deployed site serves every scenario of this module, in order; the shared etcd's own scenarios (a
+rolling restart, growth to five members and a replaced member, snapshot and restore) run last, on
+the etcd the tenants use.
 
 The inventory is a copy of inventories/sample (hosts, group_vars, tenant definitions, as a
 platform team would copy it) with only these changes:
@@ -59,6 +62,11 @@ WORKERS = ["admin-worker-0", "admin-worker-1"]
 TENANT_WORKERS = {"acme": "acme-worker-0", "globex": "globex-worker-0"}
 # the sample's tenant versions (acme: the previous minor, which the e2e bundles hold too)
 TENANT_VERSIONS = {"acme": versions.KUBERNETES_OLDER[0], "globex": versions.KUBERNETES}
+# the site is deployed at the previous minor, then moved to the sample's releases by
+# kamaji.core.upgrade: these lines of the inventory copy name the release that moves
+OLDER = versions.KUBERNETES_OLDER[0]
+MOVING_RELEASES = {"group_vars/admin_cluster.yml": "admin_cluster_kubernetes_version: {}",
+                   "host_vars/globex.yml": "  kubernetes_version: {}"}
 # the nodes that run the bundle's runtime (the control-plane nodes run Debian's)
 BUNDLE_NODES = [*WORKERS, *TENANT_WORKERS.values()]
 # what the roles install on bare nodes: Debian packages and the binaries of the bundle
@@ -122,6 +130,17 @@ def map_sample(out, lab_inventory, bundle_dir, controller_dir, cp_vars):
     return endpoint
 
 
+def _set_releases(inventory, release):
+    """The admin cluster's and globex's release in the inventory copy (as a platform team edits it)."""
+    for rel, line in MOVING_RELEASES.items():
+        path = os.path.join(inventory, rel)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        current = next(line.format(v) for v in versions.KUBERNETES_ALL if line.format(v) in text.splitlines())
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace(current, line.format(release)))
+
+
 def _groups(group):
     yield group
     for child in (group.get("children") or {}).values():
@@ -133,10 +152,18 @@ def _lab_vars(lab_inventory):
         return json.loads(f.read().split("\n", 1)[1])
 
 
+def _minor(release):
+    """``v1.37.2`` -> ``v1.37``."""
+    return ".".join(release.split(".")[:2])
+
+
 def _serve_package_sources(tmp, lb):
-    """The kube packages repository and the Debian mirror, on the load balancer node; the
-    control-plane nodes get the mirror as their only Debian source. Returns the former's URL."""
-    repo = apt_repo.build(str(tmp / "apt"), KUBE_VERSION)
+    """The kube packages repositories (one per minor under one URL, as upstream lays them out)
+    and the Debian mirror, on the load balancer node; the control-plane nodes get the mirror as
+    their only Debian source. Returns the former's URL."""
+    repo = str(tmp / "apt")
+    for release in versions.KUBERNETES_ALL:  # one repository per minor, as upstream lays them out
+        apt_repo.build(os.path.join(repo, _minor(release)), release)
     debian = apt_repo.debian(str(tmp / "debian"), ["containerd", "runc", "containernetworking-plugins"], CACHE)
     for path, port in ((repo, 8080), (debian, 8081)):
         subprocess.run(["podman", "cp", path, f"lab-admin-lb:/srv/repo-{port}"], check=True, capture_output=True)
@@ -162,10 +189,15 @@ def site(lab, old_runtime_bundle, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("site")
     endpoint = _lab_vars(lab_inventory)["all"]["vars"]["admin_cluster_control_plane_endpoint"]
     repository = _serve_package_sources(tmp, endpoint.rsplit(":", 1)[0])
-    cp_vars = {"containerd_source": "apt", "kube_packages_source": "apt", "kube_packages_apt_repository": repository}
+    # the repository of the minor each node's kube_packages_version names (upstream's layout)
+    cp_vars = {"containerd_source": "apt", "kube_packages_source": "apt",
+               "kube_packages_apt_repository": repository + "{{ kube_packages_version.split('.')[:2] | join('.') }}/"}
     inventory = str(tmp / "inventory")
     controller = str(tmp / "controller")
     map_sample(inventory, lab_inventory, old_runtime_bundle, controller, cp_vars)
+    # the site is deployed at the previous minor: the admin cluster and globex (acme is there in
+    # the sample); test_the_whole_site_moves... moves them to the sample's releases
+    _set_releases(inventory, OLDER)
     admin = os.path.join(controller, "admin.conf")
     tenants = os.path.join(controller, "tenants")
     old = {"containerd_version": versions.CONTAINERD_OLDER}
@@ -181,30 +213,22 @@ def site(lab, old_runtime_bundle, tmp_path_factory):
         "admin kubeconfig on the controller": os.path.exists(admin),
         "tenant kubeconfigs on the controller": sorted(os.listdir(tenants)) if os.path.isdir(tenants) else [],
     }
-    # the second run is kamaji.core.upgrade with nothing to move: its gates, its list of what
-    # moves and the whole site after them, all a no-op
-    for label, playbook in (("first", SITE), ("second", UPGRADE)):
-        start = time.monotonic()
-        runs[label] = run_playbook(playbook, tmp, old, inventory=inventory)
-        runs[label + "_seconds"] = time.monotonic() - start
-        assert runs[label].rc == 0, runs[label].failed_tasks()
-    # and the upgrade's check mode on the deployed site: the preview of a re-run, nothing to change
-    runs["check_deployed"] = run_playbook(UPGRADE, tmp, old, inventory=inventory, check=True)
-    print(f"the sample site: first run {runs['first_seconds']:.0f} s, second run {runs['second_seconds']:.0f} s")
-    # where the no-op run spends its time, for whoever makes it faster
-    os.makedirs(os.path.join(REPO, ".build"), exist_ok=True)
-    with open(os.path.join(REPO, ".build", "e2e-site-second-run-profile.txt"), "w", encoding="utf-8") as f:
-        f.write(f"second site run: {runs['second_seconds']:.0f} s\n" + profile(runs["second"]))
+    start = time.monotonic()
+    runs["first"] = run_playbook(SITE, tmp, old, inventory=inventory)
+    runs["first_seconds"] = time.monotonic() - start
+    assert runs["first"].rc == 0, runs["first"].failed_tasks()
+    print(f"the sample site at {OLDER}: first run {runs['first_seconds']:.0f} s")
+    # the upgrade's runs (test_the_whole_site_moves...) are added to runs
     yield {"runs": runs, "inventory": inventory, "lab_inventory": lab_inventory, "endpoint": endpoint, "admin": admin,
-           "tenants": tenants, "repository": repository, "controller": controller}
+           "tenants": tenants, "repository": repository, "controller": controller, "old": old}
     # the next tier run starts from the default lab: leave none of these nodes behind
     if not KEEP:
         subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
 
 
-def kubectl(conf, *args, check=True, timeout=120):
+def kubectl(conf, *args, check=True, timeout=120, input=None):
     return subprocess.run([binary("kubectl"), "--kubeconfig", conf, "--request-timeout=10s", *args],
-                          capture_output=True, text=True, check=check, timeout=timeout)
+                          capture_output=True, text=True, check=check, timeout=timeout, input=input)
 
 
 def _tenant_conf(site, tenant):
@@ -251,30 +275,253 @@ def _snapshots(prefix="before-upgrade-"):
 
 
 NOTHING_MOVES = ["nothing moves: every component runs the release the inventory names"]
+WHAT_MOVES = "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
+# what kamaji.core.upgrade moves on the site deployed at the previous minor
+MOVES = [*(f"{h}: control plane {OLDER} -> {versions.KUBERNETES} (kubeadm upgrade {a}), kubelet {OLDER} -> "
+           f"{versions.KUBERNETES}" for h, a in zip(CONTROL_PLANE, ("apply", "node", "node"), strict=True)),
+         *(f"{h}: kubelet {OLDER} -> {versions.KUBERNETES}" for h in WORKERS),
+         f"globex: control plane {OLDER} -> {versions.KUBERNETES}"]
+# a workload on each tenant's worker: 2 replicas of an HTTP server behind a NodePort Service
+# (etcd's image, which the bundle puts on every node, serving /version)
+WORKLOAD_PORT = 30379
+WORKLOAD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: default}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: web
+          image: registry.k8s.io/etcd:{tag}
+          imagePullPolicy: Never
+          command: [etcd, --data-dir=/tmp/etcd, --listen-client-urls=http://0.0.0.0:2379,
+                    --advertise-client-urls=http://127.0.0.1:2379, --listen-peer-urls=http://127.0.0.1:2380]
+          readinessProbe: {{httpGet: {{path: /version, port: 2379}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 2379, nodePort: {port}}}]
+""".format(tag=versions.ETCD_IMAGE_TAG, port=WORKLOAD_PORT)
+# what an upgrade may rewrite under a tenant's etcd prefix (objects the API servers, the
+# controllers and the kubelets replace as they run); every other key must still be there after
+VOLATILE = ("events/", "leases/", "pods/", "replicasets/", "endpointslices/", "services/endpoints/",
+            "controllerrevisions/", "flowschemas/", "prioritylevelconfigurations/", "masterleases/")
+
+
+class WorkloadPoller(threading.Thread):
+    """GETs a workload's /version every 0.2 s (a new connection each time, 2 s to answer) and
+    records the gaps: each stretch of failed requests, from the first failure to the next answer."""
+
+    def __init__(self, url):
+        super().__init__(daemon=True)
+        self.url = url
+        self.ok, self.gaps, self._down_since = 0, [], None
+        self.stopping = threading.Event()
+
+    def run(self):
+        import urllib.request
+
+        deadline = time.monotonic() + 1800
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as resp:
+                    resp.read()
+                self.ok += 1
+                if self._down_since is not None:
+                    self.gaps.append((time.strftime("%H:%M:%S"), time.monotonic() - self._down_since))
+                    self._down_since = None
+            except OSError:
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+            time.sleep(0.2)
+
+    def stop(self):
+        self.stopping.set()
+        self.join(10)
+        if self._down_since is not None:
+            self.gaps.append(("still down at the end", time.monotonic() - self._down_since))
+            self._down_since = None
+
+    def summary(self):
+        gaps = ", ".join(f"{s:.0f} s (ended {t})" for t, s in self.gaps) or "none"
+        return f"{self.ok} answers, gaps: {gaps}"
+
+
+def _kubelets(conf):
+    return {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"]
+            for n in json.loads(kubectl(conf, "get", "nodes", "-o", "json").stdout)["items"]}
+
+
+def _images(conf, namespace, selector):
+    """The image tags the pods ``selector`` selects in ``namespace`` run."""
+    pods = json.loads(kubectl(conf, "-n", namespace, "get", "pods", "-l", selector, "-o", "json").stdout)["items"]
+    return sorted({c["image"].rsplit(":", 1)[-1] for p in pods for c in p["spec"]["containers"]})
+
+
+def _template_images(conf, namespace, kind_name):
+    """The image tags a Deployment's or DaemonSet's pod template names (``deployment/coredns``)."""
+    obj = json.loads(kubectl(conf, "-n", namespace, "get", kind_name, "-o", "json").stdout)
+    return sorted({c["image"].rsplit(":", 1)[-1] for c in obj["spec"]["template"]["spec"]["containers"]})
+
+
+def _tenant_keys(c, tenant):
+    return {k: v for k, v in c.export_prefix(f"/{tenant}/")
+            if not k.decode().removeprefix(f"/{tenant}/").startswith(VOLATILE)}
+
+
+def test_the_upgrade_check_previews_what_moves_and_changes_nothing(site, tmp_path):
+    """The inventory now names the sample's releases (the admin cluster and globex one minor up):
+    kamaji.core.upgrade --check lists every node and tenant that moves, names globex's worker, and
+    changes nothing."""
+    _set_releases(site["inventory"], versions.KUBERNETES)
+    preview = run_playbook(UPGRADE, tmp_path, site["old"], inventory=site["inventory"], check=True)
+    site["runs"]["preview"] = preview
+    assert preview.rc == 0, preview.failed_tasks()
+    assert _run_once(preview, WHAT_MOVES)["msg"] == MOVES
+    would = preview.task("Check mode - this worker would move to another kubelet release", host="globex-worker-0")
+    assert would["changed"] and would["msg"].startswith(
+        f"globex-worker-0 would be drained and moved from kubelet {OLDER} to {versions.KUBERNETES}"), would
+    assert _snapshots() == []
+    assert set(_kubelets(site["admin"]).values()) == {OLDER}
+    assert on_node("admin-cp-0", "kubeadm", "version", "-o", "short").stdout.strip() == OLDER
+    assert json.loads(kubectl(_tenant_conf(site, "globex"), "version", "-o", "json").stdout
+                      )["serverVersion"]["gitVersion"] == OLDER
+
+
+def test_the_whole_site_moves_from_the_previous_minor_while_tenants_and_workloads_serve(site, etcd_creds, tmp_path):
+    """kamaji.core.upgrade moves the site deployed at the previous minor to the sample's releases:
+    the admin control plane (kubeadm upgrade, one node at a time), the admin workers, globex's
+    control plane and its worker. Meanwhile a client reads from each tenant's API and from each
+    tenant's workload: no tenant read fails; the workload on the worker that is drained has a gap
+    (one worker per tenant: its replicas have nowhere else to go), which is reported; every key of
+    each tenant in etcd is still there, the test's own objects byte for byte. A second run moves
+    nothing and changes nothing."""
+    _set_releases(site["inventory"], versions.KUBERNETES)
+    lab_ip = {name: host["ansible_host"] for group in _lab_vars(site["lab_inventory"])["all"]["children"].values()
+              for name, host in group.get("hosts", {}).items() if "ansible_host" in host}
+    for tenant in TENANT_WORKERS:
+        conf = _tenant_conf(site, tenant)
+        kubectl(conf, "apply", "-f", "-", input=WORKLOAD)
+        kubectl(conf, "delete", "configmap", "upgrade-witness", "--ignore-not-found")
+        kubectl(conf, "create", "configmap", "upgrade-witness", "--from-literal=kept=yes")
+        kubectl(conf, "rollout", "status", "deployment/web", "--timeout=120s", timeout=150)
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        keys_before = {tenant: _tenant_keys(c, tenant) for tenant in TENANT_WORKERS}
+    finally:
+        c.close()
+    pollers = {t: TenantPoller(_tenant_conf(site, t), tmp_path, seconds=2400) for t in TENANT_WORKERS}
+    workloads = {t: WorkloadPoller(f"http://{lab_ip[LAB_NODE[w]]}:{WORKLOAD_PORT}/version")
+                 for t, w in TENANT_WORKERS.items()}
+    for poller in [*pollers.values(), *workloads.values()]:
+        poller.start()
+    try:
+        time.sleep(3)
+        start = time.monotonic()
+        moved = run_playbook(UPGRADE, tmp_path, site["old"], inventory=site["inventory"])
+        run_seconds = time.monotonic() - start
+        time.sleep(3)
+    finally:
+        for poller in [*pollers.values(), *workloads.values()]:
+            poller.stop()
+    site["runs"]["upgrade"] = moved
+    assert moved.rc == 0, moved.failed_tasks()
+    # the times, per layer, for docs/upgrades.md
+    layers = {
+        "etcd members": _play_seconds(moved, "Multi-tenant etcd"),
+        "admin control-plane nodes (3, one at a time)": _play_seconds(
+            moved, "Admin cluster - control-plane nodes move to their new release, one at a time"),
+        "admin workers (2, in batches)": _play_seconds(moved, "Admin cluster - workers move to their new release, "
+                                                              "in batches"),
+        "tenant control planes (globex moves, acme stays)": _play_seconds(moved, "Tenant control planes"),
+        "tenant workers (globex-worker-0)": _play_seconds(moved, "Tenant workers - kubelet upgrades, in batches"),
+    }
+    report = [f"kamaji.core.upgrade {OLDER} -> {versions.KUBERNETES}, whole lab site: {run_seconds:.0f} s",
+              *(f"  {name}: {secs:.0f} s" for name, secs in layers.items()),
+              *(f"  tenant API {t}: {p.summary()}" for t, p in pollers.items()),
+              *(f"  workload on {t}'s worker: {p.summary()}" for t, p in workloads.items())]
+    print("\n".join(report))
+    os.makedirs(os.path.join(REPO, ".build"), exist_ok=True)
+    with open(os.path.join(REPO, ".build", "e2e-upgrade-times.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(report) + "\n\nwhere the upgrade run spends its time\n" + profile(moved))
+    assert _run_once(moved, WHAT_MOVES)["msg"] == MOVES
+    assert len(_snapshots()) == 1, _snapshots()
+    # every component at its release (the inventory's: acme stays at the previous minor)
+    assert _kubelets(site["admin"]) == dict.fromkeys([*CONTROL_PLANE, *WORKERS], versions.KUBERNETES)
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        assert _images(site["admin"], "kube-system", f"component={component}") == [versions.KUBERNETES], component
+    assert _images(site["admin"], "kube-system", "component=etcd") == [versions.ETCD_IMAGE_TAG]
+    assert _template_images(site["admin"], "kube-system", "daemonset/kube-proxy") == [versions.KUBERNETES]
+    assert _template_images(site["admin"], "kube-system", "deployment/coredns") == [versions.COREDNS]
+    for host in [*CONTROL_PLANE, *WORKERS]:
+        assert on_node(host, "kubeadm", "version", "-o", "short").stdout.strip() == versions.KUBERNETES, host
+        assert on_node(host, "test", "-e", "/etc/kubernetes/kamaji-upgrade-in-progress", check=False).returncode != 0
+    for tenant, want in TENANT_VERSIONS.items():
+        conf = _tenant_conf(site, tenant)
+        assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == want
+        assert _template_images(site["admin"], f"tenant-{tenant}", "deployment/kube-control-plane") == [want], tenant
+        assert _kubelets(conf) == {TENANT_WORKERS[tenant]: want}, tenant
+        assert _template_images(conf, "kube-system", "daemonset/kube-proxy") == [want], tenant
+        assert _template_images(conf, "kube-system", "deployment/coredns") == [versions.COREDNS], tenant
+        node = _node(conf, TENANT_WORKERS[tenant])
+        assert _ready(node) and not node["spec"].get("unschedulable"), (tenant, node["spec"])
+    assert moved.task("Cordon and drain this worker", host="globex-worker-0")["changed"]
+    # no tenant read failed; acme's workload (its worker stays) never stopped answering; globex's
+    # answers again after its worker's drain
+    for tenant, poller in pollers.items():
+        assert poller.failed == [], (tenant, poller.failed[:5])
+        assert poller.ok > 100, (tenant, poller.summary())
+    assert workloads["acme"].gaps == [], workloads["acme"].summary()
+    assert workloads["globex"].ok > 0 and all(t != "still down at the end" for t, _s in workloads["globex"].gaps), \
+        workloads["globex"].summary()
+    # every key of each tenant is still there; the witness ConfigMap and the Service byte for byte
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        keys_after = {tenant: _tenant_keys(c, tenant) for tenant in TENANT_WORKERS}
+    finally:
+        c.close()
+    for tenant in TENANT_WORKERS:
+        lost = sorted(set(keys_before[tenant]) - set(keys_after[tenant]))
+        assert lost == [], (tenant, lost[:10])
+        for key in (f"/{tenant}/configmaps/default/upgrade-witness", f"/{tenant}/services/specs/default/web"):
+            assert keys_after[tenant][key.encode()] == keys_before[tenant][key.encode()], (tenant, key)
+    # the second run: nothing moves, no snapshot, nothing changes
+    start = time.monotonic()
+    second = run_playbook(UPGRADE, tmp_path, site["old"], inventory=site["inventory"])
+    site["runs"]["second"] = second
+    site["runs"]["second_seconds"] = time.monotonic() - start
+    with open(os.path.join(REPO, ".build", "e2e-site-second-run-profile.txt"), "w", encoding="utf-8") as f:
+        f.write(f"second site run: {site['runs']['second_seconds']:.0f} s\n" + profile(second))
+    assert second.rc == 0, second.failed_tasks()
 
 
 def test_second_site_run_changes_nothing(site):
-    """The second run is kamaji.core.upgrade: its gates pass, nothing moves, so no snapshot is
-    taken and the site after it changes nothing."""
+    """The second run of kamaji.core.upgrade: its gates pass, nothing moves, so no second snapshot
+    is taken and the site after it changes nothing."""
     second = site["runs"]["second"]
     assert _changed(second) == {}
-    assert _run_once(second, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
-                     )["msg"] == NOTHING_MOVES
-    assert _snapshots() == []
+    assert _run_once(second, WHAT_MOVES)["msg"] == NOTHING_MOVES
+    assert len(_snapshots()) == 1, _snapshots()
 
 
-def test_check_mode_on_the_deployed_site_reports_no_change(site):
-    check = site["runs"]["check_deployed"]
-    assert check.rc == 0, check.failed_tasks()
-    assert _changed(check) == {}
-    assert _run_once(check, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
-                     )["msg"] == NOTHING_MOVES
-
-
-def test_the_upgrade_refuses_a_downgrade_before_anything_changes(site, old_runtime_bundle, tmp_path):
+def test_the_upgrade_refuses_a_downgrade_a_release_missing_from_the_bundle_and_a_pin_newer_than_its_tenant(
+        site, old_runtime_bundle, tmp_path):
+    """Each refused before anything changes, naming the host, the field and the fix: the admin
+    cluster back to the previous minor; a release the bundle does not hold (the admin workers take
+    their kubelet from the bundle, the control-plane nodes from apt); acme's worker pinned to a
+    newer kubelet than acme's control plane."""
     older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
     # the site as deployed: the bundle with the previous containerd (a later scenario moves it)
     ev = {"kamaji_bundle_dir": old_runtime_bundle, "containerd_version": versions.CONTAINERD_OLDER}
+    snapshots = _snapshots()
     down = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": older}, inventory=site["inventory"])
     assert down.rc != 0
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-cp-0")["msg"]
@@ -284,8 +531,33 @@ def test_the_upgrade_refuses_a_downgrade_before_anything_changes(site, old_runti
     assert msg == (f"admin-worker-0: kube_packages_version: {older} would downgrade the running {newer}; "
                    f"kubelets never move down a minor: set it to v1.{versions.minor(newer)}.x or newer"), msg
     assert _changed(down) == {}
-    assert _snapshots() == []
+
+    absent = f"v1.{versions.minor(newer)}.99"
+    missing = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": absent},
+                           inventory=site["inventory"])
+    assert missing.rc != 0
+    msg = missing.task("The offline bundle holds kube_packages_binaries at every kube_packages_version of the play, "
+                       "intact")["msg"]
+    assert msg.startswith(f"kube_packages_bundle_dir: the bundle {old_runtime_bundle} holds kubernetes "), msg
+    assert f"the inventory wants kubernetes {absent}; rebuild it" in msg, msg
+    assert {p["play"]["name"] for p in missing.data["plays"]} == {"Preflight"}
+    assert _changed(missing) == {}
+
+    pin = tmp_path / "pin.yml"
+    pin.write_text(json.dumps({"all": {"hosts": {"acme-worker-0": {"kube_packages_version": newer}}}}))
+    pinned = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"], args=("-i", str(pin)))
+    assert pinned.rc != 0
+    msg = pinned.task("The kubelet never runs a newer minor than its control plane", host="acme-worker-0")["msg"]
+    assert msg == (f"acme-worker-0: kube_packages_version: {newer} is newer than tenant.kubernetes_version of tenant "
+                   f"acme {older}; a kubelet never runs a newer minor than its control plane: set it to "
+                   f"v1.{versions.minor(older)}.x or older, or upgrade the control plane first"), msg
+    assert {p["play"]["name"] for p in pinned.data["plays"]} == {"Preflight"}
+    assert _changed(pinned) == {}
+
+    # nothing moved: no snapshot, no marker, the admin cluster's kubeadm and acme's kubelet as they were
+    assert _snapshots() == snapshots
     assert on_node("admin-cp-0", "kubeadm", "version", "-o", "short").stdout.strip() == newer
+    assert on_node("acme-worker-0", "kubelet", "--version").stdout.split()[-1] == older
     for host in CONTROL_PLANE:
         assert on_node(host, "test", "-e", "/etc/kubernetes/kamaji-upgrade-in-progress", check=False).returncode != 0
 
@@ -329,7 +601,8 @@ def test_the_control_plane_nodes_run_debian_packages_and_the_kube_repository(sit
         unit = on_node(host, "systemctl", "show", "-p", "ExecStart", "kubelet").stdout
         assert "path=/usr/bin/kubelet" in unit and "/usr/local/bin" not in unit, (host, unit)
         sources = on_node(host, "cat", "/etc/apt/sources.list.d/kamaji-kubernetes.list").stdout
-        assert sources == f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {site['repository']} /\n"
+        assert sources == (f"deb [signed-by=/etc/apt/keyrings/kamaji-kubernetes.asc] {site['repository']}"
+                           f"{_minor(KUBE_VERSION)}/ /\n"), sources
         # a re-run found them settled in one dpkg read: no apt-get update, no apt call
         installs = [r for t in _tasks(site["runs"]["second"], "Install kubelet, kubeadm and kubectl pinned")
                     for h, r in t["hosts"].items() if h == host]
@@ -472,8 +745,9 @@ class TenantPoller(threading.Thread):
 
     READ_TIMEOUT = 10
 
-    def __init__(self, conf, tmp):
+    def __init__(self, conf, tmp, seconds=600):
         super().__init__(daemon=True)
+        self.seconds = seconds
         import yaml
 
         with open(conf, encoding="utf-8") as f:
@@ -492,7 +766,7 @@ class TenantPoller(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + self.seconds
         while not self.stopping.is_set() and time.monotonic() < deadline:
             began = time.monotonic()
             try:
@@ -551,6 +825,7 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
     extra = tmp_path / "initech.yml"
     extra.write_text(json.dumps({"tenants": {"hosts": {"initech": {"tenant": {
         "endpoint": {"address": address, "port": 31445}, "replicas": 1}}}}}))
+    snapshots = _snapshots()
     _etcd_member("stop")
     try:
         for tenant in TENANT_WORKERS:
@@ -569,7 +844,7 @@ def test_with_one_etcd_member_stopped_tenants_serve_and_a_third_tenant_is_create
         assert refused.rc != 0
         msg = _run_once(refused, "Every etcd member is healthy and no alarm is raised")["msg"]
         assert msg.startswith("etcd is not healthy: unhealthy members ['etcd-0"), msg
-        assert _changed(refused) == {} and _snapshots() == []
+        assert _changed(refused) == {} and _snapshots() == snapshots
     finally:
         _etcd_member("start")
 
@@ -700,7 +975,7 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     would = preview.task("Check mode - this worker would move to another kubelet release", host=worker)
     assert would["changed"] and would["msg"].startswith(
         f"{worker} would be drained and moved from kubelet {older} to {newer}"), would
-    assert _snapshots() == []
+    snapshots = _snapshots()
     assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == older
     assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
 
@@ -719,7 +994,7 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
           f"play) {cp_seconds:.0f} s, its worker (kubelet upgrade batches) {worker_seconds:.0f} s; {poller.summary()}")
     assert _run_once(moved, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
                      )["msg"] == [f"acme: control plane {older} -> {newer}"]
-    assert len(_snapshots()) == 1, _snapshots()
+    assert len(_snapshots()) == len(snapshots) + 1, _snapshots()
     assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
     assert moved.task("Cordon and drain this worker", host=worker)["changed"]
     node = _node(conf, worker)
