@@ -275,12 +275,13 @@ def _snapshots(prefix="before-upgrade-"):
 
 
 NOTHING_MOVES = ["nothing moves: every component runs the release the inventory names"]
-WHAT_MOVES = "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
+WHAT_MOVES = "What moves, layer by layer"
 # what kamaji.core.upgrade moves on the site deployed at the previous minor
 MOVES = [*(f"{h}: control plane {OLDER} -> {versions.KUBERNETES} (kubeadm upgrade {a}), kubelet {OLDER} -> "
            f"{versions.KUBERNETES}" for h, a in zip(CONTROL_PLANE, ("apply", "node", "node"), strict=True)),
          *(f"{h}: kubelet {OLDER} -> {versions.KUBERNETES}" for h in WORKERS),
-         f"globex: control plane {OLDER} -> {versions.KUBERNETES}"]
+         f"globex: control plane {OLDER} -> {versions.KUBERNETES}",
+         f"globex-worker-0: kubelet {OLDER} -> {versions.KUBERNETES}"]
 # a workload on each tenant's worker: 2 replicas of an HTTP server behind a NodePort Service
 # (etcd's image, which the bundle puts on every node, serving /version)
 WORKLOAD_PORT = 30379
@@ -935,10 +936,15 @@ def _node(conf, name):
                 if n["metadata"]["name"] == name)
 
 
+def _batch_seconds(res, name):
+    """Wall time of each batch of a serial play named ``name`` that finished, in order."""
+    return [seconds(p["play"]["duration"]) for p in res.data.get("plays", [])
+            if p["play"]["name"] == name and (p["play"].get("duration") or {}).get("end")]
+
+
 def _play_seconds(res, name):
     """Wall time of the plays of a run named ``name`` (a serial play is one entry per batch)."""
-    return sum(seconds(p["play"]["duration"]) for p in res.data.get("plays", [])
-               if p["play"]["name"] == name and (p["play"].get("duration") or {}).get("end"))
+    return sum(_batch_seconds(res, name))
 
 
 def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, bundle_dir, tmp_path):
@@ -947,7 +953,9 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     scenarios see the fleet as it now is). The workers play run first is refused before
     anything changes (its tenant's API server still runs the older release); kamaji.core.upgrade
     --check lists what would move and changes nothing; kamaji.core.upgrade keeps an etcd
-    snapshot, rolls the control plane while a client reads from it, then drains the worker,
+    snapshot and rolls acme's control plane in its canary batch while a client reads from it;
+    a later batch's tenant whose control plane cannot become ready (initech) stops the run,
+    naming it, before any worker moves; the re-run with initech fixed drains acme's worker,
     moves it to the new kubelet with kubeadm upgrade node and uncordons it."""
     older, newer = TENANT_VERSIONS["acme"], versions.KUBERNETES
     worker, conf = TENANT_WORKERS["acme"], _tenant_conf(site, "acme")
@@ -970,8 +978,8 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
 
     preview = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"], check=True)
     assert preview.rc == 0, preview.failed_tasks()
-    moves = _run_once(preview, "What moves, layer by layer (each tenant worker that moves is named by the workers play)")
-    assert moves["msg"] == [f"acme: control plane {older} -> {newer}"], moves
+    moves = _run_once(preview, WHAT_MOVES)
+    assert moves["msg"] == [f"acme: control plane {older} -> {newer}", f"{worker}: kubelet {older} -> {newer}"], moves
     would = preview.task("Check mode - this worker would move to another kubelet release", host=worker)
     assert would["changed"] and would["msg"].startswith(
         f"{worker} would be drained and moved from kubelet {older} to {newer}"), would
@@ -979,22 +987,56 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == older
     assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
 
-    poller = TenantPoller(conf, tmp_path)
+    # the run meets a tenant whose control plane cannot become ready: initech (created by an earlier
+    # scenario, added by an extra inventory source) gets an API server flag that does not exist.
+    # The tenants move in canary batches (acme, then globex and initech) and a failed batch stops
+    # the run: acme's batch finished and stays moved; its worker waits for the re-run.
+    address = next(a["address"] for a in _node(site["admin"], "admin-worker-0")["status"]["addresses"]
+                   if a["type"] == "InternalIP")
+    initech = {"endpoint": {"address": address, "port": 31445}, "replicas": 1}
+    broken, fixed = tmp_path / "initech-broken.yml", tmp_path / "initech.yml"
+    broken.write_text(json.dumps({"tenants": {"hosts": {"initech": {
+        "tenant_control_plane_wait_timeout": 45,
+        "tenant": {**initech, "extra_args": {"apiserver": {"no-such-flag": "1"}}}}}}}))
+    fixed.write_text(json.dumps({"tenants": {"hosts": {"initech": {"tenant": initech}}}}))
+    batches = {**ev, "kamaji_tenants_serial": [1, 2], "kamaji_tenants_max_fail_percentage": 0}
+    poller = TenantPoller(conf, tmp_path, seconds=1800)
     poller.start()
     try:
         start = time.monotonic()
-        moved = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"])
+        stopped = run_playbook(UPGRADE, tmp_path, batches, inventory=site["inventory"], args=("-i", str(broken)))
+        stopped_seconds = time.monotonic() - start
+        assert stopped.rc != 0
+        msg = stopped.task("The tenant control plane did not become ready", host="initech")["msg"]
+        print(msg)
+        assert msg.startswith("tenant initech: the rollout of its control plane did not finish within 45 s "
+                              "(Deployment: 1 replicas wanted, 1 on the applied spec, "), msg
+        assert "Not ready: kube-apiserver in kube-control-plane-" in msg, msg
+        assert msg.endswith("tenants of finished batches keep their release."), msg
+        assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
+        assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
+        assert "Tenant workers - kubelet upgrades, in batches" not in {p["play"]["name"] for p in stopped.data["plays"]}
+        assert _run_once(stopped, WHAT_MOVES)["msg"] == [f"acme: control plane {older} -> {newer}",
+                                                          f"{worker}: kubelet {older} -> {newer}"]
+        assert len(_snapshots()) == len(snapshots) + 1, _snapshots()
+        # initech's previous replica still serves: nothing of it was lost
+        assert kubectl(_tenant_conf(site, "initech"), "get", "--raw", "/readyz").stdout == "ok"
+        # initech fixed in the inventory: the re-run finishes the job
+        start = time.monotonic()
+        moved = run_playbook(UPGRADE, tmp_path, batches, inventory=site["inventory"], args=("-i", str(fixed)))
         run_seconds = time.monotonic() - start
     finally:
         poller.stop()
     assert moved.rc == 0, moved.failed_tasks()
-    cp_seconds = _play_seconds(moved, "Tenant control planes")
+    acme_seconds = _batch_seconds(stopped, "Tenant control planes")[0]
     worker_seconds = _play_seconds(moved, "Tenant workers - kubelet upgrades, in batches")
-    print(f"acme {older} -> {newer} by kamaji.core.upgrade: {run_seconds:.0f} s, of which its control plane (tenants "
-          f"play) {cp_seconds:.0f} s, its worker (kubelet upgrade batches) {worker_seconds:.0f} s; {poller.summary()}")
-    assert _run_once(moved, "What moves, layer by layer (each tenant worker that moves is named by the workers play)"
-                     )["msg"] == [f"acme: control plane {older} -> {newer}"]
-    assert len(_snapshots()) == len(snapshots) + 1, _snapshots()
+    print(f"acme {older} -> {newer} by kamaji.core.upgrade: stopped by initech after {stopped_seconds:.0f} s (acme's "
+          f"control plane, its canary batch: {acme_seconds:.0f} s), finished by the re-run in {run_seconds:.0f} s "
+          f"(its worker's kubelet upgrade batches: {worker_seconds:.0f} s); {poller.summary()}")
+    assert kubectl(_tenant_conf(site, "initech"), "get", "--raw", "/readyz").stdout == "ok"
+    # what was left: acme's worker (a snapshot before it too: anything that moves gets one)
+    assert _run_once(moved, WHAT_MOVES)["msg"] == [f"{worker}: kubelet {older} -> {newer}"]
+    assert len(_snapshots()) == len(snapshots) + 2, _snapshots()
     assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
     assert moved.task("Cordon and drain this worker", host=worker)["changed"]
     node = _node(conf, worker)

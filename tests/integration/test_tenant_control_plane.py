@@ -1,6 +1,7 @@
 """The tenant_control_plane role against the fixture admin kube-apiserver and the shared TLS etcd.
 
-No kubelet runs here: after the role applied the objects, the test starts each tenant's
+No kubelet runs here (so the role's rollout gate is off: tenant_control_plane_wait_rollout):
+after the role applied the objects, the test starts each tenant's
 kube-apiserver, controller-manager and scheduler as processes with exactly the commands
 and arguments of the applied Deployment and the files of the applied Secrets (paths,
 ports and bind addresses mapped to this machine), then runs the role again, which waits
@@ -41,6 +42,9 @@ def _inventory(tmp_path, etcd_cluster, kube, tenants, **extra):
             "tenant_control_plane_etcd_credentials_host": "etcd-creds",
             "tenant_control_plane_etcd_pki_dir": str(pki),
             "tenant_control_plane_wait_timeout": 60,
+            # no kubelet runs the Deployment's pods here (the test runs their processes): no
+            # rollout ever finishes; the e2e tier proves that gate on the lab
+            "tenant_control_plane_wait_rollout": False,
         }, **extra)},
     }}}
     path = tmp_path / "hosts.yml"
