@@ -1016,8 +1016,8 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
         assert json.loads(kubectl(conf, "version", "-o", "json").stdout)["serverVersion"]["gitVersion"] == newer
         assert on_node(worker, "kubelet", "--version").stdout.split()[-1] == older
         assert "Tenant workers - kubelet upgrades, in batches" not in {p["play"]["name"] for p in stopped.data["plays"]}
-        assert _run_once(stopped, WHAT_MOVES)["msg"] == [f"acme: control plane {older} -> {newer}",
-                                                          f"{worker}: kubelet {older} -> {newer}"]
+        both = [f"acme: control plane {older} -> {newer}", f"{worker}: kubelet {older} -> {newer}"]
+        assert _run_once(stopped, WHAT_MOVES)["msg"] == both
         assert len(_snapshots()) == len(snapshots) + 1, _snapshots()
         # initech's previous replica still serves: nothing of it was lost
         assert kubectl(_tenant_conf(site, "initech"), "get", "--raw", "/readyz").stdout == "ok"
