@@ -552,8 +552,8 @@ def test_the_upgrade_refuses_a_downgrade_a_release_missing_from_the_bundle_and_a
     pinned = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"], args=("-i", str(pin)))
     assert pinned.rc != 0
     # (the preflight runs that task for the admin nodes first, then for the tenant workers)
-    msg = next(t["hosts"]["acme-worker-0"] for t in _tasks(pinned, "The kubelet never runs a newer minor than its "
-                                                                    "control plane") if "acme-worker-0" in t["hosts"])["msg"]
+    pin_tasks = _tasks(pinned, "The kubelet never runs a newer minor than its control plane")
+    msg = next(t["hosts"]["acme-worker-0"] for t in pin_tasks if "acme-worker-0" in t["hosts"])["msg"]
     assert msg == (f"acme-worker-0: kube_packages_version: {newer} is newer than tenant.kubernetes_version of tenant "
                    f"acme {older}; a kubelet never runs a newer minor than its control plane: set it to "
                    f"v1.{versions.minor(older)}.x or older, or upgrade the control plane first"), msg
