@@ -19,6 +19,8 @@ KUBERNETES = "v1.37.2"
 KUBERNETES_OLDER = ("v1.36.3",)
 # etcd (kubeadm v1.37 recommends the 3.7 line), CoreDNS (kubeadm v1.37's), the pause image
 ETCD = "v3.7.3"
+# ETCD_OLDER: the release the e2e tier deploys the site's etcd at before kamaji.core.upgrade moves it.
+ETCD_OLDER = "v3.7.2"
 COREDNS = "v1.14.6"
 PAUSE = "3.10.2"
 # The container runtime, built from the Go module proxy (module versions): containerd 2.x,
@@ -41,12 +43,14 @@ def minor(version: str) -> int:
 SUPPORTED_MINORS = tuple(sorted(minor(v) for v in KUBERNETES_ALL))
 # kubeadm's tag of the etcd image
 ETCD_IMAGE_TAG = ETCD.lstrip("v") + "-0"
+ETCD_OLDER_IMAGE_TAG = ETCD_OLDER.lstrip("v") + "-0"
 
 # Every value above, by the name the Makefile and the drift test use.
 ALL = {
     "KUBE_VERSION": KUBERNETES,
     "OLDER_KUBE_VERSIONS": " ".join(KUBERNETES_OLDER),
     "ETCD_VERSION": ETCD,
+    "ETCD_OLDER_VERSION": ETCD_OLDER,
     "COREDNS_VERSION": COREDNS,
     "PAUSE_VERSION": PAUSE,
     "ETCD_IMAGE_TAG": ETCD_IMAGE_TAG,

@@ -62,21 +62,24 @@ def bundle_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def old_runtime_bundle(bundle_dir, tmp_path_factory):
-    """The same bundle with the previous containerd release (versions.CONTAINERD_OLDER): the site
-    is deployed with it, then the containerd version is moved to the current one and rolled."""
+    """The bundle of the previous releases the site is deployed at: the same Kubernetes releases,
+    the previous etcd (versions.ETCD_OLDER) and containerd (versions.CONTAINERD_OLDER). The
+    upgrade scenario then points the inventory at ``bundle_dir``, which moves them."""
     from harness.procs import CACHE
     from harness.runner import run_playbook
 
     from ansible_collections.kamaji.core.plugins.module_utils import versions
 
-    path = bundle_dir.rstrip("/") + "-containerd-" + versions.CONTAINERD_OLDER
+    path = (bundle_dir.rstrip("/").replace(f"-etcd-{versions.ETCD}", f"-etcd-{versions.ETCD_OLDER}")
+            + "-containerd-" + versions.CONTAINERD_OLDER)
     res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("old-bundle"),
                        {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE, "offline_bundle_dir": path,
                         "offline_bundle_containerd_version": versions.CONTAINERD_OLDER,
+                        "offline_bundle_etcd_version": versions.ETCD_OLDER,
                         "offline_bundle_kube_older_versions": OLDER_RELEASES})
     if res.rc != 0:
-        pytest.fail(f"the bundle with containerd {versions.CONTAINERD_OLDER} could not be built:\n{res.failed_tasks()}",
-                    pytrace=False)
+        pytest.fail(f"the bundle with etcd {versions.ETCD_OLDER} and containerd {versions.CONTAINERD_OLDER} could not "
+                    f"be built:\n{res.failed_tasks()}", pytrace=False)
     return path
 
 

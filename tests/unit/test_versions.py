@@ -52,8 +52,8 @@ PATTERNS = {
 CONTEXT = {"pause": ("pause", 0), "containerd": ("containerd", 3), "runc": ("runc", 3), "CNI plugins": ("cni", 3)}
 ALLOWED = {
     "Kubernetes": set(versions.KUBERNETES_ALL) | {v.lstrip("v") for v in versions.KUBERNETES_ALL},
-    "etcd": {versions.ETCD},
-    "etcd image tag": {versions.ETCD_IMAGE_TAG},
+    "etcd": {versions.ETCD, versions.ETCD_OLDER},
+    "etcd image tag": {versions.ETCD_IMAGE_TAG, versions.ETCD_OLDER_IMAGE_TAG},
     "CoreDNS": {versions.COREDNS},
     "pause": {versions.PAUSE},
     "containerd": {versions.CONTAINERD, versions.CONTAINERD_OLDER},
