@@ -105,13 +105,20 @@ test-prep: deps collections
 	exit $$rc
 
 # A lab left running (by `make lab` or an interrupted run) is removed first: the e2e tier
-# would replace it anyway, and its nodes would slow the tiers before it. The integration tier
-# runs beside the e2e tier, niced (the e2e tier waits on its nodes much of the time); its
-# output follows the e2e tier's.
-test: test-prep
+# would replace it anyway, and its nodes would slow the tiers before it. The static and unit
+# tiers run while test-prep builds (Go's links leave a core idle); the integration tier runs
+# beside the e2e tier, niced (the e2e tier waits on its lab's nodes much of the time). The
+# output of test-prep and of the integration tier is printed when each is done.
+test: deps collections
 	@rm -rf $(BUILD)/results
 	@$(VENV)/bin/python tools/lab/lab.py destroy
-	@rc=0; for t in static unit; do $(TIER) $$t || rc=1; done; \
+	@echo "test-prep: building what the tiers install from, beside the static and unit tiers" \
+	  "(its output follows theirs)"; \
+	$(MAKE) --no-print-directory test-prep > $(BUILD)/test-prep.log 2>&1 & ppid=$$!; \
+	rc=0; for t in static unit; do nice -n 5 $(TIER) $$t || rc=1; done; \
+	wait $$ppid; prc=$$?; echo "== test-prep:"; cat $(BUILD)/test-prep.log; \
+	if [ $$prc -ne 0 ]; then echo "test-prep FAILED: the integration and e2e tiers cannot run"; \
+	  $(TIER) --summary; exit 1; fi; \
 	echo "integration: running beside the e2e tier (its output follows the e2e tier's)"; \
 	nice -n 10 $(TIER) integration > $(BUILD)/integration-tier.log 2>&1 & ipid=$$!; \
 	$(TIER) e2e || rc=1; \
