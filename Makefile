@@ -31,7 +31,7 @@ export ANSIBLE_CONFIG := $(REPO)/ansible.cfg
 export ANSIBLE_LOCAL_TEMP := $(BUILD)/ansible-tmp
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: env help deps venv collections binaries lab lab-destroy test test-static test-unit \
+.PHONY: env help deps venv collections binaries lab lab-destroy test test-prep test-static test-unit \
         test-integration test-e2e build clean molecule-lab
 
 help:
@@ -92,15 +92,37 @@ test-unit: deps collections
 test-integration: deps collections binaries
 	@$(TIER) integration
 
-test-e2e: deps collections binaries
+test-e2e: test-prep
 	@$(TIER) e2e
 
+# What the integration and e2e tiers install from, built before they run side by side (so that
+# no two builds of one component race in the cache): the binaries, then the test bundles
+# (tests/harness/bundles.py); the lab's node image is built beside them (mostly downloads).
+test-prep: deps collections
+	@$(VENV)/bin/python tools/lab/lab.py image > $(BUILD)/lab-image.log 2>&1 & pid=$$!; rc=0; \
+	$(MAKE) --no-print-directory binaries && $(VENV)/bin/python tests/harness/bundles.py || rc=1; \
+	wait $$pid || { echo "the lab's node image could not be built:"; tail -30 $(BUILD)/lab-image.log; rc=1; }; \
+	exit $$rc
+
 # A lab left running (by `make lab` or an interrupted run) is removed first: the e2e tier
-# would replace it anyway, and its nodes would slow the tiers before it.
-test: deps collections binaries
+# would replace it anyway, and its nodes would slow the tiers before it. The static and unit
+# tiers run while test-prep builds (Go's links leave a core idle); the integration tier runs
+# beside the e2e tier, niced (the e2e tier waits on its lab's nodes much of the time). The
+# output of test-prep and of the integration tier is printed when each is done.
+test: deps collections
 	@rm -rf $(BUILD)/results
 	@$(VENV)/bin/python tools/lab/lab.py destroy
-	@rc=0; for t in static unit integration e2e; do $(TIER) $$t || rc=1; done; \
+	@echo "test-prep: building what the tiers install from, beside the static and unit tiers" \
+	  "(its output follows theirs)"; \
+	$(MAKE) --no-print-directory test-prep > $(BUILD)/test-prep.log 2>&1 & ppid=$$!; \
+	rc=0; for t in static unit; do nice -n 5 $(TIER) $$t || rc=1; done; \
+	wait $$ppid; prc=$$?; echo "== test-prep:"; cat $(BUILD)/test-prep.log; \
+	if [ $$prc -ne 0 ]; then echo "test-prep FAILED: the integration and e2e tiers cannot run"; \
+	  $(TIER) --summary; exit 1; fi; \
+	echo "integration: running beside the e2e tier (its output follows the e2e tier's)"; \
+	nice -n 10 $(TIER) integration > $(BUILD)/integration-tier.log 2>&1 & ipid=$$!; \
+	$(TIER) e2e || rc=1; \
+	wait $$ipid || rc=1; echo "== the integration tier, run beside the e2e tier:"; cat $(BUILD)/integration-tier.log; \
 	$(TIER) --summary; exit $$rc
 
 ## --- product ---------------------------------------------------------------

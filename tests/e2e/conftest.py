@@ -10,8 +10,6 @@ import pytest
 from harness.disk import disk_short, lab_storage
 from harness.procs import REPO
 
-from ansible_collections.kamaji.core.plugins.module_utils.versions import KUBERNETES_OLDER
-
 LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 # KAMAJI_E2E_KEEP=1: leave the last lab standing after the tier, to look at it (a developer's
 # switch; CI never sets it, and the next tier run starts from fresh nodes anyway)
@@ -40,47 +38,28 @@ def lab():
         subprocess.run([*LAB, "destroy"], capture_output=True, text=True, check=False)
 
 
-# The older Kubernetes releases the e2e bundles hold too: the sample's acme runs the previous
-# minor, and its worker takes that release's kubelet from the bundle.
-OLDER_RELEASES = [KUBERNETES_OLDER[0]]
-
-
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory):
-    """The offline bundle the lab installs from (built by the offline_bundle playbook, with the
-    previous minor's release too; warm: seconds)."""
-    from harness.procs import CACHE
-    from harness.runner import run_playbook
-
-    res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("bundle"),
-                       {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE,
-                        "offline_bundle_kube_older_versions": OLDER_RELEASES})
-    if res.rc != 0:
-        pytest.fail(f"the offline bundle could not be built:\n{res.stdout[-3000:]}", pytrace=False)
-    return res.task("Write manifest.json")["invocation"]["module_args"]["path"]
+    """The offline bundle the lab installs from (tests/harness/bundles.py's ``site``: this release
+    and the previous minor's; warm: seconds)."""
+    return _bundle("site", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def old_runtime_bundle(bundle_dir, tmp_path_factory):
-    """The bundle of the previous releases the site is deployed at: the same Kubernetes releases,
-    the previous etcd (versions.ETCD_OLDER) and containerd (versions.CONTAINERD_OLDER). The
-    upgrade scenario then points the inventory at ``bundle_dir``, which moves them."""
-    from harness.procs import CACHE
-    from harness.runner import run_playbook
+    """The bundle of the previous releases the site is deployed at (``site-older``: the same
+    Kubernetes releases, the previous etcd and containerd). The upgrade scenario then points the
+    inventory at ``bundle_dir``, which moves them."""
+    return _bundle("site-older", tmp_path_factory)
 
-    from ansible_collections.kamaji.core.plugins.module_utils import versions
 
-    path = (bundle_dir.rstrip("/").replace(f"-etcd-{versions.ETCD}", f"-etcd-{versions.ETCD_OLDER}")
-            + "-containerd-" + versions.CONTAINERD_OLDER)
-    res = run_playbook(os.path.join(REPO, "playbooks", "offline_bundle.yml"), tmp_path_factory.mktemp("old-bundle"),
-                       {"offline_bundle_source": "source", "offline_bundle_cache_dir": CACHE, "offline_bundle_dir": path,
-                        "offline_bundle_containerd_version": versions.CONTAINERD_OLDER,
-                        "offline_bundle_etcd_version": versions.ETCD_OLDER,
-                        "offline_bundle_kube_older_versions": OLDER_RELEASES})
-    if res.rc != 0:
-        pytest.fail(f"the bundle with etcd {versions.ETCD_OLDER} and containerd {versions.CONTAINERD_OLDER} could not "
-                    f"be built:\n{res.failed_tasks()}", pytrace=False)
-    return path
+def _bundle(name, tmp_path_factory):
+    from harness import bundles
+
+    try:
+        return bundles.build(name, tmp_path_factory.mktemp("bundle-" + name))
+    except bundles.BundleError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 def lab_up(**sizes):
