@@ -152,7 +152,7 @@ def _set_bundle(site, bundle):
             if site["bundle"] in text:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text.replace(site["bundle"], bundle))
-    site["bundle"], site["old"] = bundle, {}
+    site["bundle"] = bundle
 
 
 def _groups(group):
@@ -238,7 +238,7 @@ def site(lab, bundle_dir, old_runtime_bundle, tmp_path_factory):
     print(f"the sample site at {OLDER}: first run {runs['first_seconds']:.0f} s")
     # the upgrade's runs (test_the_whole_site_moves...) are added to runs
     yield {"runs": runs, "inventory": inventory, "lab_inventory": lab_inventory, "endpoint": endpoint, "admin": admin,
-           "tenants": tenants, "repository": repository, "controller": controller, "old": old,
+           "tenants": tenants, "repository": repository, "controller": controller,
            "bundle": old_runtime_bundle, "new_bundle": bundle_dir}
     # the next tier run starts from the default lab: leave none of these nodes behind
     if not KEEP:

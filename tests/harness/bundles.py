@@ -35,8 +35,6 @@ PLAYBOOK = os.path.join(REPO, "playbooks", "offline_bundle.yml")
 NAMES = ("site", "site-older")
 # the older Kubernetes releases the e2e bundles hold too
 OLDER_RELEASES = [versions.KUBERNETES_OLDER[0]]
-
-
 RECORD = os.path.join(BUILD, "test-bundles.json")
 
 
