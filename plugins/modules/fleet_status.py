@@ -101,6 +101,13 @@ moving:
   returned: always
   type: dict
   sample: {acme: v1.36.3 -> v1.37.2}
+refused:
+  description:
+    - Tenant name to the reason and the fix, for every tenant of C(moving) whose move skips a minor or
+      goes down. An upgrade starts only when it is empty.
+  returned: always
+  type: dict
+  sample: {acme: "tenant.kubernetes_version: v1.38.0 skips a minor from the running v1.36.3; upgrade one minor at a time (first v1.37)"}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -559,15 +559,46 @@ def test_second_site_run_changes_nothing(site):
     assert len(_snapshots()) == 1, _snapshots()
 
 
-def test_the_upgrade_refuses_a_downgrade_a_release_missing_from_the_bundle_and_a_pin_newer_than_its_tenant(
+def test_the_upgrade_refuses_a_skip_a_downgrade_a_release_missing_from_the_bundle_and_a_pin_newer_than_its_tenant(
         site, tmp_path):
     """Each refused before anything changes, naming the host, the field and the fix: the admin
-    cluster back to the previous minor; a release the bundle does not hold (the admin workers take
-    their kubelet from the bundle, the control-plane nodes from apt); acme's worker pinned to a
-    newer kubelet than acme's control plane."""
+    cluster two minors up (a release the bundle lacks too: the skip is what is refused); the admin
+    cluster back to the previous minor; globex's control plane back to the previous minor (the
+    upgrade gate, before etcd or any node moves); a release the bundle does not hold (the admin
+    workers take their kubelet from the bundle, the control-plane nodes from apt); acme's worker
+    pinned to a newer kubelet than acme's control plane."""
     older, newer = versions.KUBERNETES_OLDER[0], versions.KUBERNETES
     ev = {}  # the site as the upgrade left it
     snapshots = _snapshots()
+    skip = f"v1.{versions.minor(newer) + 2}.0"
+    skipped = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": skip}, inventory=site["inventory"])
+    assert skipped.rc != 0
+    for host, field in (("admin-cp-0", "admin_cluster_kubernetes_version"), ("admin-worker-0", "kube_packages_version")):
+        msg = skipped.task("A control plane and a kubelet move one minor at a time, never down", host=host)["msg"]
+        assert msg == (f"{host}: {field}: {skip} skips a minor from the running {newer}; upgrade one minor at a time "
+                       f"(first v1.{versions.minor(newer) + 1})"), msg
+    assert {p["play"]["name"] for p in skipped.data["plays"]} == {"Preflight"}
+    assert _changed(skipped) == {}
+
+    globex_vars = os.path.join(site["inventory"], "host_vars", "globex.yml")
+    with open(globex_vars, encoding="utf-8") as f:
+        text = f.read()
+    line = MOVING_RELEASES["host_vars/globex.yml"]
+    assert line.format(newer) in text.splitlines()
+    try:
+        with open(globex_vars, "w", encoding="utf-8") as f:
+            f.write(text.replace(line.format(newer), line.format(older)))
+        tenant_down = run_playbook(UPGRADE, tmp_path, ev, inventory=site["inventory"])
+    finally:
+        with open(globex_vars, "w", encoding="utf-8") as f:
+            f.write(text)
+    assert tenant_down.rc != 0
+    msg = _run_once(tenant_down, "Every tenant control plane moves one minor at a time, never down")["msg"]
+    assert msg == (f"upgrade gate (tenant control planes): globex: tenant.kubernetes_version: {older} would downgrade "
+                   f"the running {newer}; tenant control planes never move down a minor: set it to "
+                   f"v1.{versions.minor(newer)}.x or newer. Nothing has changed."), msg
+    assert [p["play"]["name"] for p in tenant_down.data["plays"]][-1].startswith("Upgrade gate - every tenant")
+    assert _changed(tenant_down) == {}
     down = run_playbook(UPGRADE, tmp_path, {**ev, "admin_cluster_kubernetes_version": older}, inventory=site["inventory"])
     assert down.rc != 0
     msg = down.task("A control plane and a kubelet move one minor at a time, never down", host="admin-cp-0")["msg"]

@@ -103,11 +103,21 @@ def test_the_upgrade_gates_name_the_tenants_that_do_not_serve_and_those_that_mov
                {"name": "later", "version": newer, "endpoint": "e", "nodes": None, "error": "no admin kubeconfig Secret"}]
         return status.gates(status.rows(inv, [_running(objs, ready=ready)], {}, {}))
 
-    assert gates() == {"not_serving": {}, "moving": {name: f"{older} -> {newer}"}}
-    assert gates(version=older) == {"not_serving": {}, "moving": {}}
+    assert gates() == {"not_serving": {}, "moving": {name: f"{older} -> {newer}"}, "refused": {}}
+    assert gates(version=older) == {"not_serving": {}, "moving": {}, "refused": {}}
     # workers not Ready are a row's problem, not a control plane that does not serve
     assert gates(version=older, nodes=[_node("w-0", ready=False)])["not_serving"] == {}
     assert gates(ready=1, version=older)["not_serving"] == {name: "replicas not ready"}
     assert gates(version=older, error="connection refused")["not_serving"] == {name: "API: connection refused"}
-    assert gates(state="absent", ready=0) == {"not_serving": {}, "moving": {}}
-    assert status.gates(status.rows([], [deploy], {}, {})) == {"not_serving": {}, "moving": {}}  # orphaned
+    assert gates(state="absent", ready=0) == {"not_serving": {}, "moving": {}, "refused": {}}
+    assert status.gates(status.rows([], [deploy], {}, {})) == {"not_serving": {}, "moving": {}, "refused": {}}  # orphaned
+    # a move that skips a minor or goes down is refused, naming the field, the releases and the fix
+    skip = "v1.%d.0" % (versions.minor(older) + 2)
+    assert gates(version=skip)["refused"] == {name: (
+        f"tenant.kubernetes_version: {skip} skips a minor from the running {older}; upgrade one minor at a time "
+        f"(first v1.{versions.minor(older) + 1})")}
+    down = "v1.%d.0" % (versions.minor(older) - 1)
+    assert gates(version=down)["refused"] == {name: (
+        f"tenant.kubernetes_version: {down} would downgrade the running {older}; tenant control planes never move "
+        f"down a minor: set it to v1.{versions.minor(older)}.x or newer")}
+    assert gates(version=older[:-1] + "9")["refused"] == {}  # a patch release of the same minor

@@ -243,6 +243,42 @@ def test_an_admin_node_follows_the_admin_clusters_release(tmp_path):
     assert _kubelet_versions(res)["admin-cp-1"] == OLDER
 
 
+def _joined_admin_node(tmp_path, control_plane_release):
+    """kubeadm's directory of a joined control-plane node whose API server runs ``control_plane_release``
+    (the role reads it at _admin_cluster_etc; the extra variable that points it here)."""
+    etc = tmp_path / "kubernetes"
+    (etc / "pki").mkdir(parents=True)
+    (etc / "manifests").mkdir()
+    (etc / "pki" / "ca.crt").write_text("a CA")
+    (etc / "manifests" / "kube-apiserver.yaml").write_text(
+        f"spec:\n  containers:\n  - name: kube-apiserver\n    image: registry.k8s.io/kube-apiserver:{control_plane_release}\n")
+    return {"_admin_cluster_etc": str(etc)}
+
+
+def test_an_admin_release_skipping_a_minor_is_refused_before_the_bundle_is_checked(tmp_path):
+    """The admin cluster two minors up, a release the bundle lacks too: the skip is what is refused
+    (no release that must not run is worth adding to the bundle)."""
+    minor = versions.minor(versions.KUBERNETES)
+    running, skip = f"v1.{minor - 1}.3", f"v1.{minor + 1}.0"
+    ev = _joined_admin_node(tmp_path, running)
+    inventory = _inventory(tmp_path, _bundle(tmp_path / "bundle"), admin={"admin_cluster_kubernetes_version": skip})
+    res = run_playbook(SITE, tmp_path, ev, inventory=inventory)
+    _fails_before_anything_changes(res, (
+        f"admin-cp-1: admin_cluster_kubernetes_version: {skip} skips a minor from the running {running}; upgrade one "
+        f"minor at a time (first v1.{minor})"))
+
+
+def test_an_admin_release_one_minor_up_passes_the_step_check(tmp_path):
+    running = versions.KUBERNETES_OLDER[0]
+    ev = _joined_admin_node(tmp_path, running)
+    res = run_playbook(PREFLIGHT, tmp_path, ev, inventory=_inventory(tmp_path, _bundle(tmp_path / "bundle")), check=True)
+    assert res.rc == 0, res.failed_tasks()
+    plan = _results(res, "What moves on the admin nodes in this run (one plan for the play)")
+    assert plan["admin-cp-1"]["ansible_facts"]["_admin_cluster_upgrade_plan"]["admin-cp-1"] == {
+        "moves": True, "action": "apply", "error": "",
+        "line": f"admin-cp-1: control plane {running} -> {versions.KUBERNETES} (kubeadm upgrade apply)"}
+
+
 def test_a_tenant_release_missing_from_the_bundle_is_refused_naming_it(tmp_path):
     b = _bundle(tmp_path / "bundle")
     res = run_playbook(SITE, tmp_path, inventory=_inventory(tmp_path, b, tenant={"kubernetes_version": OLDER}))

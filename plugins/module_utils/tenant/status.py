@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set, x509
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.admin_objects import LABEL
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.secrets import SECRET_ADMIN, SECRET_PKI
 
@@ -140,13 +141,17 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], cer
 
 def gates(table_rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     """What an upgrade checks before anything changes: ``not_serving``, each deployed tenant of
-    the inventory that does not serve now (its state says why), and ``moving``, each deployed
-    tenant whose control plane runs another release than the inventory's (``v1.36.3 -> v1.37.2``)."""
+    the inventory that does not serve now (its state says why); ``moving``, each deployed
+    tenant whose control plane runs another release than the inventory's (``v1.36.3 -> v1.37.2``);
+    ``refused``, each of those whose move skips a minor or goes down (the reason and the fix)."""
+    moving = {str(r["name"]): (str(r["running"]), str(r["version"])) for r in table_rows
+              if r.get("serving") is not None and r.get("running") and r.get("version")
+              and r["running"] != r["version"]}
+    refused = {name: plan.version_step_error(running, wanted) for name, (running, wanted) in moving.items()}
     return {
         "not_serving": {str(r["name"]): str(r["state"]) for r in table_rows if r.get("serving") is False},
-        "moving": {str(r["name"]): "%s -> %s" % (r["running"], r["version"]) for r in table_rows
-                   if r.get("serving") is not None and r.get("running") and r.get("version")
-                   and r["running"] != r["version"]},
+        "moving": {name: "%s -> %s" % move for name, move in moving.items()},
+        "refused": {name: error for name, error in refused.items() if error},
     }
 
 
