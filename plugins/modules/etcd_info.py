@@ -89,9 +89,13 @@ roles:
   type: list
   elements: str
 tenants:
-  description: Per tenant name, its prefix, keys and bytes.
+  description:
+    - Per tenant name, its prefix, keys and bytes, and its role's C(permission) on the prefix
+      (C(readwrite), or C(read) when the tenant is write-frozen; null when the role is missing or
+      holds more than one permission).
   returned: always
   type: dict
+  sample: {acme: {prefix: /acme/, permission: readwrite, keys: 412, bytes: 1093421}}
 """
 
 from typing import Any

@@ -10,9 +10,9 @@ module: etcd_tenant
 short_description: One tenant's etcd user and role, confined to the tenant's key prefix
 version_added: 0.1.0
 description:
-  - Makes the etcd role C(<role>) whose only permission is readwrite on the key range of
-    the tenant prefix (C(/<name>/) by default, trailing slash included, so that C(/acme/)
-    never covers C(/acme2/)), and the user C(<user>) with exactly that role and no
+  - Makes the etcd role C(<role>) whose only permission is O(permission) (readwrite by
+    default) on the key range of the tenant prefix (C(/<name>/) by default, trailing slash
+    included, so that C(/acme/) never covers C(/acme2/)), and the user C(<user>) with exactly that role and no
     password. The tenant's kube-apiserver authenticates with a client certificate whose
     common name is the user, and uses C(--etcd-prefix=/<name>).
   - With O(state=absent) the user and role are removed; with O(purge=true) every key under
@@ -35,7 +35,7 @@ options:
       - Many tenants in one call over one connection (bulk form), for example once per
         play with C(run_once) for every host of the C(tenants) group. Each item takes
         the per-tenant options O(name) (required), O(state), O(prefix), O(user),
-        O(role) and O(purge); missing ones default to the module-level values.
+        O(role), O(purge) and O(permission); missing ones default to the module-level values.
       - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
         holds the outcome of each, so every host can check its own.
     type: list
@@ -59,6 +59,13 @@ options:
     description: With O(state=absent), delete every key under the prefix.
     type: bool
     default: false
+  permission:
+    description:
+      - What the tenant's role may do on its prefix. C(read) write-freezes the tenant at the
+        datastore (its API server still reads; etcd refuses every write); C(readwrite) lifts it.
+    type: str
+    choices: [readwrite, read]
+    default: readwrite
   measure:
     description:
       - Count keys and bytes under the prefix (a paged scan). Turn off to make large
@@ -160,11 +167,11 @@ unreachable_endpoints:
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, tenant_names
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
 
-ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure")
+ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission")
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     name=dict(type="str"),
     tenants=dict(type="list", elements="dict"),
@@ -174,6 +181,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     role=dict(type="str"),
     purge=dict(type="bool", default=False),
     measure=dict(type="bool", default=True),
+    permission=dict(type="str", default="readwrite", choices=list(TENANT_PERMISSIONS)),
 )
 
 
@@ -193,6 +201,8 @@ def validate(module: Any) -> None:
             raise EtcdError("%s: unknown key(s) %s" % (field, ", ".join(sorted(unknown))))
         if item.get("state") not in (None, "present", "absent"):
             raise EtcdError("%s.state: must be present or absent" % field)
+        if item.get("permission") not in (None, *TENANT_PERMISSIONS):
+            raise EtcdError("%s.permission: %r must be one of %s" % (field, item["permission"], ", ".join(TENANT_PERMISSIONS)))
         try:
             tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
         except EtcdError as exc:
@@ -203,13 +213,13 @@ def _one(client: Any, item: dict[str, Any], defaults: dict[str, Any], check: boo
     p = dict(defaults, **{k: v for k, v in item.items() if v is not None})
     prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
     changed, before, after, stats = ensure_tenant(
-        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check)
+        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"])
     return with_diff(dict(changed=changed, user=user, role=role, **stats), diff, before, after)
 
 
 def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
-    defaults = {k: p[k] for k in ("state", "purge", "measure")}
+    defaults = {k: p[k] for k in ("state", "purge", "measure", "permission")}
     items = _items(p)
     if p["tenants"] is None:
         return _one(client, items[0], defaults, module.check_mode, module._diff)

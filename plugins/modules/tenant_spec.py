@@ -31,8 +31,8 @@ options:
       - Fields are C(kubernetes_version), C(replicas), C(service_type), C(endpoint)
         (C(address), C(port)), C(extra_sans), C(service_cidr), C(pod_cidr),
         C(dns_service_ip), C(cluster_domain), C(admission_plugins), C(extra_args) and
-        C(resources) per component (C(apiserver), C(controller_manager), C(scheduler)), and
-        C(addons) (C(coredns), C(kube_proxy)). See docs/tenant-spec.md.
+        C(resources) per component (C(apiserver), C(controller_manager), C(scheduler)),
+        C(addons) (C(coredns), C(kube_proxy)) and C(write_freeze). See docs/tenant-spec.md.
     type: dict
     required: true
   supported_minors:

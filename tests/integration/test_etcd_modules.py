@@ -86,6 +86,28 @@ def test_etcd_tenant_present_and_absent(etcd_cluster, tmp_path):
     assert etcd_cluster.etcdctl("user", "get", "lifecycle", check=False).returncode != 0
 
 
+def test_a_write_frozen_tenant_reads_its_prefix_and_writes_nothing(etcd_cluster, tmp_path):
+    """permission: read write-freezes the tenant at the datastore; readwrite lifts it; both idempotent."""
+    lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "frozen"})
+    mine = etcd_cluster.pki.client("frozen")
+    etcd_cluster.etcdctl("put", "/frozen/k", "before", creds=mine)
+    checked, real, _again = lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "frozen", "permission": "read"})
+    assert checked["diff"]["before"]["role"]["permissions"][0]["type"] == "readwrite"
+    assert real["diff"]["after"]["role"]["permissions"] == [
+        {"key": "/frozen/", "prefix": True, "range_end": "/frozen0", "type": "read"}]
+    assert etcd_cluster.etcdctl("get", "/frozen/k", "--print-value-only", creds=mine).stdout.strip() == "before"
+    for args in (("put", "/frozen/k", "during"), ("del", "/frozen/k"), ("put", "/frozen/new", "x")):
+        out = etcd_cluster.etcdctl(*args, creds=mine, check=False)
+        assert out.returncode != 0 and "permission denied" in out.stderr, (args, out.stdout, out.stderr)
+    info = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "t", "kamaji.core.etcd_info": etcd_cluster.connection()}]}], tmp_path).task("t")
+    assert info["tenants"]["frozen"]["permission"] == "read"
+    lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "frozen", "permission": "readwrite"})
+    etcd_cluster.etcdctl("put", "/frozen/k", "after", creds=mine)
+    assert etcd_cluster.etcdctl("get", "/frozen/k", "--print-value-only", creds=mine).stdout.strip() == "after"
+    lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "frozen", "state": "absent", "purge": True})
+
+
 @pytest.fixture(scope="module")
 def two_tenants(etcd_cluster, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
@@ -170,7 +192,8 @@ def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
     assert all(e["healthy"] and e["db_size"] > 0 for e in info["endpoints"])
     assert info["unhealthy_members"] == [] and info["alarms"] == []
     assert "root" in info["users"] and "reported" in info["roles"]
-    assert info["tenants"]["reported"] == {"prefix": "/reported/", "keys": 1, "bytes": len("/reported/a") + 2}
+    assert info["tenants"]["reported"] == {"prefix": "/reported/", "permission": "readwrite", "keys": 1,
+                                           "bytes": len("/reported/a") + 2}
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -178,6 +201,7 @@ def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
     ({"name": "root"}, "name: 'root' is reserved"),
     ({"name": "x", "prefix": "/x"}, "prefix: '/x' must start and end with '/'"),
     ({"name": "x", "prefix": "/"}, "prefix: '/' must start and end with '/'"),
+    ({"tenants": [{"name": "x", "permission": "write"}]}, "tenants[0].permission: 'write' must be one of readwrite, read"),
 ])
 def test_etcd_tenant_rejects_bad_input(etcd_cluster, tmp_path, args, expect):
     res = run_playbook(task(etcd_cluster, "etcd_tenant", args), tmp_path)

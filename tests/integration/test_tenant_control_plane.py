@@ -226,6 +226,33 @@ def test_second_run_changes_nothing(tenants):
     assert _changed(again) == {}, again.stdout[-3000:]
 
 
+def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, etcd_cluster):
+    """tenant.write_freeze: true makes blue read-only at the datastore (its etcd role reads its prefix);
+    its API keeps serving reads, every write fails naming etcd's refusal; green is untouched; false lifts it."""
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    inv["all"]["children"]["tenants"]["hosts"]["blue"]["tenant"]["write_freeze"] = True
+    frozen_inventory = tenants["dir"] / "frozen.yml"
+    frozen_inventory.write_text(yaml.safe_dump(inv))
+    try:
+        frozen = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(frozen_inventory))
+        assert frozen.rc == 0, frozen.failed_tasks()
+        read, write = etcd_cluster.etcdctl("role", "get", "blue").stdout.split("KV Write:")
+        assert "[/blue/, /blue0)" in read and "/blue" not in write, (read, write)
+        assert tkubectl(tenants, "blue", "get", "--raw", "/readyz").stdout.strip() == "ok"
+        assert "only-blue" in tkubectl(tenants, "blue", "get", "configmap", "-o", "name").stdout
+        refused = tkubectl(tenants, "blue", "create", "configmap", "while-frozen", "--from-literal=k=v", check=False)
+        assert refused.returncode != 0 and "etcdserver: permission denied" in refused.stderr, refused.stderr
+        tkubectl(tenants, "green", "create", "configmap", "green-while-blue-frozen", "--from-literal=k=v")
+        again = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(frozen_inventory))
+        assert again.rc == 0 and _changed(again) == {}, again.stdout[-3000:]
+    finally:
+        thawed = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
+    assert thawed.rc == 0, thawed.failed_tasks()
+    assert "[/blue/, /blue0)" in etcd_cluster.etcdctl("role", "get", "blue").stdout.split("KV Write:")[1]
+    tkubectl(tenants, "blue", "create", "configmap", "after-thaw", "--from-literal=k=v")
+
+
 E = {"address": "192.0.2.10", "port": 31000}
 BAD = {
     "bad-name": {"tenant_name": "Bad_Name", "tenant": {"endpoint": E}},

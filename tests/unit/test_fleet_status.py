@@ -57,6 +57,17 @@ def test_a_tenant_running_another_release_or_short_of_replicas_is_named(build_te
     assert status.table([row])[1].split()[5] == "-"  # no PKI Secret read: no expiry
 
 
+def test_a_write_frozen_tenant_says_so_and_still_serves(build_tenant):
+    spec, _material, objs = build_tenant()
+    inventory = [{"name": spec["name"], "version": spec["kubernetes_version"], "endpoint": "e", "nodes": []}]
+    usage = {spec["name"]: {"keys": 12, "bytes": 3456, "permission": "read"}}
+    row = status.rows(inventory, [_running(objs, ready=spec["replicas"])], {}, usage)[0]
+    assert row["state"] == "write-frozen (etcd: read only)"
+    assert row["serving"] is True  # reads serve: an upgrade gate does not count it out
+    usage[spec["name"]]["permission"] = "readwrite"
+    assert status.rows(inventory, [_running(objs, ready=spec["replicas"])], {}, usage)[0]["state"] == "ok"
+
+
 def test_admin_kubeconfig_comes_from_the_tenants_secret(build_tenant):
     spec, material, objs = build_tenant()
     secrets = [o for (kind, _n), o in objs.items() if kind == "Secret"]

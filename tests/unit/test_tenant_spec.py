@@ -19,6 +19,7 @@ def test_two_line_tenant_gets_every_default():
     assert spec["service_type"] == "NodePort"
     assert spec["dns_service_ip"] == "10.96.0.10"
     assert spec["addons"] == {"coredns": True, "kube_proxy": True}
+    assert spec["write_freeze"] is False
     assert spec["resources"]["apiserver"]["requests"] == {"cpu": "100m", "memory": "320Mi"}
     assert spec["derived"] == {"namespace": "tenant-acme", "etcd_prefix": "/acme/", "etcd_user": "acme",
                                "apiserver_etcd_prefix": "/acme", "server": "https://192.0.2.10:31443",
@@ -73,6 +74,7 @@ BAD = [
     ({"cluster_domain": "Bad_Domain"}, "tenant.cluster_domain"),
     ({"colour": "blue"}, "tenant.colour"),
     ({"endpoint": "192.0.2.10:31443"}, "tenant.endpoint"),
+    ({"write_freeze": "yes"}, "tenant.write_freeze"),
 ]
 
 # A misspelled key at every level the spec has: the message names it and the nearest known key.

@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import files
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import ROOT
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import ROOT, TENANT_PERMISSIONS
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import names as tenant_names_rule
 
@@ -73,7 +73,9 @@ def cluster_info(client: Client, tenants: list[str] | None = None, measure: bool
     """What etcd_info reports: members, the leader, every endpoint's health, unhealthy
     members by name, alarms, auth, users, roles and per-tenant usage.
 
-    Without ``tenants``, every role whose only permission is a readwrite prefix counts as one.
+    Without ``tenants``, every role whose only permission is a prefix, readwrite or read (a
+    write-frozen tenant), counts as one. Each tenant's ``permission`` is its role's (None when
+    its role is missing or holds more than one permission).
     """
     members = client.members()
     endpoints = client.endpoint_status()
@@ -95,10 +97,12 @@ def cluster_info(client: Client, tenants: list[str] | None = None, measure: bool
     if tenants is None:
         for r in roles:
             perms = client.role_get(r) or []
-            if r != ROOT and len(perms) == 1 and perms[0]["prefix"] and perms[0]["type"] == "readwrite":
-                usage[r] = {"prefix": perms[0]["key"]}
+            if r != ROOT and len(perms) == 1 and perms[0]["prefix"] and perms[0]["type"] in TENANT_PERMISSIONS:
+                usage[r] = {"prefix": perms[0]["key"], "permission": perms[0]["type"]}
     for name in tenants or []:
-        usage[name] = {"prefix": tenant_names_rule.etcd_prefix(name)}
+        perms = client.role_get(name) or []
+        usage[name] = {"prefix": tenant_names_rule.etcd_prefix(name),
+                       "permission": perms[0]["type"] if len(perms) == 1 else None}
     if measure:
         for t in usage.values():
             t["keys"], t["bytes"] = client.prefix_stats(t["prefix"])

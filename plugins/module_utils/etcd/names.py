@@ -19,6 +19,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.tenant import names as
 ROOT = "root"
 PERMISSIONS = {"read": 0, "write": 1, "readwrite": 2}
 PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()}
+# what a tenant's role may do on its prefix: readwrite, or read when the tenant is write-frozen
+TENANT_PERMISSIONS = ("readwrite", "read")
 
 # A permission as the modules return and compare it: key, type, prefix, and range_end
 # when it covers a range.

@@ -14,6 +14,7 @@ from typing import Any, Optional
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     ROOT,
+    TENANT_PERMISSIONS,
     Permission,
     normalize_permission,
     perm_sort_key,
@@ -130,14 +131,18 @@ def ensure_auth(client: Client, state: str = "enabled", check: bool = False) -> 
 
 def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str | None = None,
                   user: str | None = None, role: str | None = None, purge: bool = False, measure: bool = True,
-                  check: bool = False) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """A tenant's etcd user and role, confined to readwrite on the tenant prefix.
+                  check: bool = False, permission: str = "readwrite",
+                  ) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A tenant's etcd user and role, confined to the tenant prefix: ``readwrite``, or ``read``
+    (a write-frozen tenant: its API server reads, every write is refused by etcd).
 
     Returns ``(changed, before, after, stats)``; ``stats`` holds ``keys`` and ``bytes``
     under the prefix (for ``absent`` with ``purge``, what was deleted).
     """
     prefix, user, role = tenant_names(name, prefix, user, role)
-    perm = {"key": prefix, "prefix": True, "type": "readwrite"}
+    if permission not in TENANT_PERMISSIONS:
+        raise EtcdError("permission: %r must be one of %s" % (permission, ", ".join(TENANT_PERMISSIONS)))
+    perm = {"key": prefix, "prefix": True, "type": permission}
     if state == "present":
         r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
         u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)

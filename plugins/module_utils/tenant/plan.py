@@ -169,9 +169,16 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         raise TenantError("name: %r is also the name of tenant host %s; tenant names must be unique"
                           % (name, names[name]))
     names[name] = host
-    step = version_step_error(deployed_version(existing, namespace), spec["kubernetes_version"])
+    running = deployed_version(existing, namespace)
+    step = version_step_error(running, spec["kubernetes_version"])
     if step:
         raise TenantError(step)
+    if spec["write_freeze"] and running and running != spec["kubernetes_version"]:
+        raise TenantError(
+            "%s: %s would move a write-frozen tenant from %s; a control plane that moves writes to its datastore "
+            "(its API server's own objects, the addons): set %s: false for the upgrade, or keep %s"
+            % (tenant_spec.field("kubernetes_version"), spec["kubernetes_version"], running,
+               tenant_spec.field("write_freeze"), running))
     material, changed = reconcile_pki(spec, secrets_by_ns.get(namespace) or {}, inputs, now)
     result = {
         "spec": spec,
@@ -239,6 +246,8 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
     for tenant in out.tenants.values():
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
-                         "user": t["spec"]["derived"]["etcd_user"]} for t in out.tenants.values()]
+                         "user": t["spec"]["derived"]["etcd_user"],
+                         "permission": "read" if t["spec"]["write_freeze"] else "readwrite"}
+                        for t in out.tenants.values()]
     out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
     return out

@@ -64,6 +64,8 @@ DEFAULTS: dict[str, Any] = {
         "scheduler": {"requests": {"cpu": "20m", "memory": "64Mi"}},
     },
     "addons": {"coredns": True, "kube_proxy": True},
+    # read-only at the datastore: the tenant's etcd role may read its prefix, not write it
+    "write_freeze": False,
 }
 # A tenant's life in the inventory: ``state: absent`` deletes it, and only when
 # ``confirm_delete`` repeats its name (the guard: a variable, never a prompt).
@@ -327,6 +329,9 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
     for addon, enabled in spec["addons"].items():
         if not isinstance(enabled, bool):
             raise SpecError("%s: %r must be true or false" % (field("addons", addon), enabled))
+    if not isinstance(spec["write_freeze"], bool):
+        raise SpecError("%s: %r must be true or false (true makes the tenant read-only at the datastore)"
+                        % (field("write_freeze"), spec["write_freeze"]))
 
     spec["name"] = name
     spec["kubernetes_version"] = version

@@ -131,6 +131,9 @@ def rows(inventory: Sequence[Mapping[str, Any]], deployments: Sequence[Obj], cer
             elif listed and any(not _ready(n) for n in listed):
                 problems.append("workers not Ready: %s" % ", ".join(sorted(
                     str(n.get("metadata", {}).get("name")) for n in listed if not _ready(n))))
+        # read-only at the datastore (tenant.write_freeze): reads serve, every write is refused
+        if (usage.get(name) or {}).get("permission") == "read":
+            problems.append("write-frozen (etcd: read only)")
         row["state"] = "; ".join(problems) or "ok"
         # a deployed tenant of the inventory serves: every replica ready and its API answered
         if want is not None and deploy is not None:
