@@ -735,6 +735,26 @@ def test_the_sample_tenants_run_as_specified(site):
     assert "DNS:globex.k8s.example.com" in sans, sans
 
 
+def test_each_tenants_secrets_are_sealed_in_the_shared_etcd(site, etcd_creds):
+    """Read raw from the shared etcd, every Secret of each sample tenant is ciphertext under the
+    tenant's own key (tenant.encrypt_resources; the keys differ per tenant)."""
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    for tenant in TENANT_WORKERS:
+        made = kubectl(_tenant_conf(site, tenant), "create", "secret", "generic", "sealed-check",
+                       "--from-literal=k=nobody-reads-this-from-etcd", check=False)
+        assert made.returncode == 0 or "AlreadyExists" in made.stderr, made.stderr
+        values = dict(c.export_prefix(f"/{tenant}/secrets/"))
+        assert f"/{tenant}/secrets/default/sealed-check".encode() in values, sorted(values)
+        assert b"nobody-reads-this-from-etcd" not in values[f"/{tenant}/secrets/default/sealed-check".encode()]
+        plain = [k for k, v in values.items() if not v.startswith(b"k8s:enc:secretbox:v1:key-1:")]
+        assert plain == [], (tenant, plain)
+    keys = {tenant: json.loads(base64.b64decode(json.loads(kubectl(
+        site["admin"], "-n", f"tenant-{tenant}", "get", "secret", "kamaji-pki", "-o", "json").stdout)["data"][
+        "encryption-config.yaml"]))["resources"][0]["providers"][0]["secretbox"]["keys"][0]["secret"]
+        for tenant in TENANT_WORKERS}
+    assert len(set(keys.values())) == len(keys)
+
+
 def test_the_fleet_status_lists_each_tenant_as_it_runs(site, tmp_path):
     res = run_playbook(os.path.join(REPO, "playbooks", "status.yml"), tmp_path, inventory=site["inventory"])
     assert res.rc == 0, res.failed_tasks()

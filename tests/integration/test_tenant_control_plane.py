@@ -220,6 +220,30 @@ def test_tenants_are_isolated_in_the_api_and_in_etcd(tenants, etcd_cluster):
     assert not [k for k in keys if k.startswith("/namespaces/") or k.startswith("/registry/configmaps/default/only")]
 
 
+def test_secrets_are_sealed_in_etcd_with_the_tenants_own_key(tenants, etcd_cluster, kube_control_plane):
+    """Read raw from etcd, every Secret of a tenant is ciphertext under its own key; through the API
+    it reads back as written."""
+    plain = "a-value-nobody-may-read-from-etcd"
+    keys = {}
+    for name in ("blue", "green"):
+        tkubectl(tenants, name, "create", "secret", "generic", "sealed", f"--from-literal=k={plain}")
+        out = json.loads(etcd_cluster.etcdctl("get", f"/{name}/secrets/", "--prefix", "-w", "json").stdout)
+        keys[name] = {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"]) for kv in out["kvs"]}
+        assert f"/{name}/secrets/default/sealed" in keys[name]
+    for values in keys.values():
+        for key, value in values.items():
+            assert value.startswith(b"k8s:enc:secretbox:v1:key-1:"), (key, value[:40])
+    assert plain.encode() not in keys["blue"]["/blue/secrets/default/sealed"]
+    read = tkubectl(tenants, "blue", "get", "secret", "sealed", "-o", "jsonpath={.data.k}").stdout
+    assert base64.b64decode(read).decode() == plain
+    # each tenant has its own key
+    configs = {name: json.loads(base64.b64decode(json.loads(kube_control_plane.kubectl(
+        "-n", f"tenant-{name}", "get", "secret", "kamaji-pki", "-o", "json").stdout)["data"]["encryption-config.yaml"]))
+        for name in ("blue", "green")}
+    blue_key, green_key = (c["resources"][0]["providers"][0]["secretbox"]["keys"][0]["secret"] for c in configs.values())
+    assert blue_key != green_key
+
+
 def test_second_run_changes_nothing(tenants):
     again = tenants["runs"]["again"]
     assert again.rc == 0, again.failed_tasks()

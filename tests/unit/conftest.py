@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
@@ -32,7 +31,7 @@ def build_tenant(etcd_ca):
 
     def build(existing=None, **over):
         spec = tenant_spec.normalize(dict(TWO_LINES, **over))
-        material = tenant_set.reconcile(plan.pki_params(spec), existing or {}, etcd_ca)[0]
+        material = plan.reconcile_material(spec, existing or {}, etcd_ca)[0]
         objects = admin_objects.admin_objects(spec, material, etcd_ca["cert"], SETTINGS)
         return spec, material, {(o["kind"], o["metadata"]["name"]): o for o in objects}
 

@@ -6,7 +6,7 @@ from cryptography import x509
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 
 NEWEST, OLDER = versions.KUBERNETES, versions.KUBERNETES_OLDER[0]
@@ -92,7 +92,7 @@ def test_a_batch_plans_valid_tenants_and_names_each_bad_one(etcd_ca, settings):
     assert {o["metadata"].get("namespace") for o in out.admin_objects} == {None, "tenant-acme", "tenant-globex"}
     acme = out.tenants["acme"]
     assert acme["new_namespace"] is True and acme["server"] == "https://192.0.2.10:31443"
-    assert set(acme["changed_items"]) == set(tenant_set.ALL_ITEMS)
+    assert set(acme["changed_items"]) == {*tenant_set.ALL_ITEMS, encryption.CONFIG_ITEM}
     assert acme["bootstrap_objects"] and acme["ca_cert"].startswith("-----BEGIN CERTIFICATE-----")
 
 

@@ -6,7 +6,7 @@ import base64
 import pytest
 
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, secrets
 
 NAMES = ("kamaji-pki", "kamaji-kubeconfigs", "kamaji-admin-kubeconfig")
 
@@ -28,7 +28,7 @@ def test_every_item_of_the_tenant_pki_set_is_stored(build_tenant):
     for item in tenant_set.CERT_ITEMS:
         assert {item + ".crt", item + ".key"} <= pki_keys, item
     assert set(secrets.MOUNTED_KUBECONFIGS + secrets.ADMIN_KUBECONFIGS) == set(tenant_set.KUBECONFIG_ITEMS)
-    assert set(secrets.material_from_secrets(data)) == set(tenant_set.ALL_ITEMS)
+    assert set(secrets.material_from_secrets(data)) == {*tenant_set.ALL_ITEMS, encryption.CONFIG_ITEM}
 
 
 def test_admin_kubeconfigs_are_not_in_the_mounted_secrets(build_tenant):

@@ -16,7 +16,7 @@ from typing import Any, Union
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, secrets
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY, Settings, Spec
 
 # Paths inside the control-plane containers (the Secrets are mounted there).
@@ -33,7 +33,7 @@ SCHEDULER_PORT = 10259
 APISERVER_FILES = ("ca.crt", "apiserver.crt", "apiserver.key", "apiserver-kubelet-client.crt",
                    "apiserver-kubelet-client.key", "front-proxy-ca.crt", "front-proxy-client.crt",
                    "front-proxy-client.key", "apiserver-etcd-client.crt", "apiserver-etcd-client.key",
-                   secrets.ETCD_CA_KEY, "sa.key", "sa.pub")
+                   secrets.ETCD_CA_KEY, "sa.key", "sa.pub", encryption.CONFIG_ITEM)
 CONTROLLER_MANAGER_FILES = ("ca.crt", "ca.key", "front-proxy-ca.crt", "sa.key")
 
 FlagValue = Union[str, int, bool]  # noqa: UP007 - evaluated at import
@@ -96,6 +96,8 @@ def apiserver_flags(spec: Spec, etcd_endpoints: list[str]) -> Flags:
         "service-account-key-file": p + "/sa.pub",
         "service-account-signing-key-file": p + "/sa.key",
         "service-cluster-ip-range": spec["service_cidr"],
+        # the tenant's own keys seal what spec encrypt_resources lists (Secrets always)
+        "encryption-provider-config": p + "/" + encryption.CONFIG_ITEM,
         "authorization-mode": "Node,RBAC",
         "enable-bootstrap-token-auth": True,
         "allow-privileged": True,

@@ -36,7 +36,7 @@ from ansible_collections.kamaji.core.plugins.module_utils.common import objects 
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, record, secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, encryption, record, secrets
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import Settings, Spec
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
@@ -138,16 +138,29 @@ def pki_params(spec: Spec, key_algorithm: str = DEFAULT_KEY_ALGORITHM,
     }
 
 
+def reconcile_material(spec: Spec, existing: secrets.Material, etcd_ca: Mapping[str, str | None],
+                       key_algorithm: str = DEFAULT_KEY_ALGORITHM, renewal_window_days: int = DEFAULT_RENEWAL_WINDOW_DAYS,
+                       now: datetime.datetime | None = None) -> tuple[secrets.Material, dict[str, Any]]:
+    """(material, changed items) of the tenant: its PKI set and its encryption configuration, kept when
+    valid; pki.PKIError or encryption.EncryptionError otherwise."""
+    existing = dict(existing)
+    sealing = existing.pop(encryption.CONFIG_ITEM, None)
+    material, changed, _diff = tenant_set.reconcile(
+        pki_params(spec, key_algorithm, renewal_window_days), existing, dict(etcd_ca), now)
+    material[encryption.CONFIG_ITEM], why = encryption.reconcile(sealing, spec["encrypt_resources"])
+    if why:
+        changed[encryption.CONFIG_ITEM] = why
+    return material, changed
+
+
 def reconcile_pki(spec: Spec, existing_secrets: Mapping[str, Mapping[str, str] | None], inputs: Inputs,
                   now: datetime.datetime | None = None) -> tuple[secrets.Material, dict[str, Any]]:
     """(material, changed items) of the tenant: what its Secrets hold, kept when valid."""
     try:
-        existing = secrets.material_from_secrets(existing_secrets)
-        material, changed, _diff = tenant_set.reconcile(
-            pki_params(spec, inputs.key_algorithm, inputs.renewal_window_days), existing, dict(inputs.etcd_ca), now)
-    except (pki.PKIError, secrets.SecretError) as exc:
+        return reconcile_material(spec, secrets.material_from_secrets(existing_secrets), inputs.etcd_ca,
+                                  inputs.key_algorithm, inputs.renewal_window_days, now)
+    except (pki.PKIError, secrets.SecretError, encryption.EncryptionError) as exc:
         raise TenantError("pki: %s" % exc)
-    return material, changed
 
 
 # ------------------------------------------------------------------ the batch

@@ -3,7 +3,8 @@
 """A tenant's PKI material in the admin cluster's Secrets, and read back from them.
 
 Three Secrets in the tenant namespace: ``kamaji-pki`` (certificates, CA keys, the
-service-account key pair, the etcd CA certificate; mounted by the control plane),
+service-account key pair, the etcd CA certificate, the encryption configuration with the
+tenant's keys (``tenant.encrypt_resources``); mounted by the control plane),
 ``kamaji-kubeconfigs`` (controller-manager, scheduler; mounted) and
 ``kamaji-admin-kubeconfig`` (admin, super-admin; never mounted). The items are the tenant
 PKI set's own (``pki.tenant_set``); ``material_from_secrets`` gives its ``existing``.
@@ -20,6 +21,7 @@ from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption
 
 # Material of the tenant PKI set: {item: {"cert", "key"} | {"key", "pub"} | kubeconfig text}.
 Material = dict[str, Any]
@@ -58,6 +60,8 @@ def secret_data(material: Material, etcd_ca_pem: str) -> dict[str, dict[str, str
     pki["sa.key"] = material["sa"]["key"]
     pki["sa.pub"] = material["sa"]["pub"]
     pki[ETCD_CA_KEY] = etcd_ca_pem
+    if material.get(encryption.CONFIG_ITEM):
+        pki[encryption.CONFIG_ITEM] = material[encryption.CONFIG_ITEM]
     kubeconfigs = {k: material[k] for k in MOUNTED_KUBECONFIGS}
     admin = {k: material[k] for k in ADMIN_KUBECONFIGS}
     return {SECRET_PKI: pki, SECRET_KUBECONFIGS: kubeconfigs, SECRET_ADMIN: admin}
@@ -86,6 +90,8 @@ def material_from_secrets(secrets: Mapping[str, Mapping[str, str] | None]) -> Ma
             out[item] = {"cert": pki[item + ".crt"], "key": pki[item + ".key"]}
     if pki.get("sa.key"):
         out["sa"] = {"key": pki["sa.key"], "pub": pki.get("sa.pub", "")}
+    if pki.get(encryption.CONFIG_ITEM):
+        out[encryption.CONFIG_ITEM] = pki[encryption.CONFIG_ITEM]
     for name in (SECRET_KUBECONFIGS, SECRET_ADMIN):
         for k, v in (secrets.get(name) or {}).items():
             out[k] = _unb64(v, name, k)

@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import names
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, names
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
 
 # A normalized spec (``normalize``'s result): the fields below, filled, plus ``name`` and ``derived``.
@@ -42,7 +42,8 @@ MANAGED_FLAGS = {
     "apiserver": {"etcd-servers", "etcd-prefix", "etcd-cafile", "etcd-certfile", "etcd-keyfile",
                   "etcd-compaction-interval", "client-ca-file", "tls-cert-file", "tls-private-key-file",
                   "service-account-key-file", "service-account-signing-key-file", "secure-port",
-                  "service-cluster-ip-range", "enable-bootstrap-token-auth", "authorization-mode"},
+                  "service-cluster-ip-range", "enable-bootstrap-token-auth", "authorization-mode",
+                  "encryption-provider-config"},
     "controller_manager": {"kubeconfig", "service-account-private-key-file", "root-ca-file",
                            "cluster-signing-cert-file", "cluster-signing-key-file", "cluster-cidr",
                            "service-cluster-ip-range", "controllers"},
@@ -66,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "addons": {"coredns": True, "kube_proxy": True},
     # read-only at the datastore: the tenant's etcd role may read its prefix, not write it
     "write_freeze": False,
+    # sealed in etcd with the tenant's own key (tenant.encrypt_resources)
+    "encrypt_resources": list(encryption.DEFAULT_RESOURCES),
 }
 # A tenant's life in the inventory: ``state: absent`` deletes it, and only when
 # ``confirm_delete`` repeats its name (the guard: a variable, never a prompt).
@@ -329,6 +332,10 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
     for addon, enabled in spec["addons"].items():
         if not isinstance(enabled, bool):
             raise SpecError("%s: %r must be true or false" % (field("addons", addon), enabled))
+    try:
+        spec["encrypt_resources"] = encryption.check_resources(spec["encrypt_resources"], field("encrypt_resources"))
+    except ValueError as exc:
+        raise SpecError(str(exc))
     if not isinstance(spec["write_freeze"], bool):
         raise SpecError("%s: %r must be true or false (true makes the tenant read-only at the datastore)"
                         % (field("write_freeze"), spec["write_freeze"]))

@@ -1,0 +1,97 @@
+"""A tenant's encryption at rest (module_utils.tenant.encryption): its own key, kept across runs,
+mounted beside its certificates and named by its API server's flag."""
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, plan
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.admin_objects import PKI_DIR
+
+
+def test_a_first_key_is_made_then_kept_byte_for_byte():
+    text, why = encryption.reconcile(None, ["secrets"])
+    assert why == "missing"
+    config = json.loads(text)
+    assert config["kind"] == "EncryptionConfiguration" and config["apiVersion"] == "apiserver.config.k8s.io/v1"
+    (entry,) = config["resources"]
+    assert entry["resources"] == ["secrets"]
+    sealing, identity = entry["providers"]
+    assert identity == {"identity": {}}
+    (key,) = sealing["secretbox"]["keys"]
+    assert key["name"] == "key-1" and len(base64.b64decode(key["secret"])) == 32
+    assert encryption.reconcile(text, ["secrets"]) == (text, None)
+    # another tenant (or another first run) gets another key
+    assert encryption.keys_of(encryption.reconcile(None, ["secrets"])[0]) != encryption.keys_of(text)
+
+
+def test_more_resources_keep_the_key():
+    text = encryption.reconcile(None, ["secrets"])[0]
+    more, why = encryption.reconcile(text, ["secrets", "configmaps"])
+    assert why == "encrypted resources changed"
+    assert encryption.keys_of(more) == encryption.keys_of(text)
+    assert json.loads(more)["resources"][0]["resources"] == ["configmaps", "secrets"]
+
+
+@pytest.mark.parametrize("stored", [
+    "not json",
+    json.dumps({"resources": []}),
+    json.dumps({"resources": [{"providers": [{"secretbox": {"keys": []}}]}]}),
+    json.dumps({"resources": [{"providers": [{"secretbox": {"keys": [{"name": "key-1", "secret": "c2hvcnQ="}]}}]}]}),
+])
+def test_an_unreadable_stored_configuration_fails_and_is_never_replaced(stored):
+    """A new key in place of a lost one would leave every sealed value unreadable: refuse, name the fix."""
+    with pytest.raises(encryption.EncryptionError, match=r"^encryption-config.yaml: .*restore the tenant's kamaji-pki"):
+        encryption.reconcile(stored, ["secrets"])
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ([], "tenant.encrypt_resources: [] must be a list of resources"),
+    (["configmaps"], "tenant.encrypt_resources: secrets must be among them"),
+    (["secrets", "secrets"], "tenant.encrypt_resources: secrets is listed twice"),
+    (["secrets", "Config Maps"], "tenant.encrypt_resources: 'Config Maps' is not a resource name"),
+    ("secrets", "tenant.encrypt_resources: 'secrets' must be a list of resources"),
+])
+def test_the_spec_names_a_bad_resource_list(value, message):
+    with pytest.raises(tenant_spec.SpecError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        tenant_spec.normalize({"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443},
+                               "encrypt_resources": value})
+
+
+def test_the_api_server_reads_the_configuration_from_its_pki_secret(build_tenant):
+    spec, material, objs = build_tenant(encrypt_resources=["secrets", "configmaps"])
+    assert spec["encrypt_resources"] == ["secrets", "configmaps"]
+    stored = base64.b64decode(objs[("Secret", "kamaji-pki")]["data"][encryption.CONFIG_ITEM]).decode()
+    assert stored == material[encryption.CONFIG_ITEM]
+    assert json.loads(stored)["resources"][0]["resources"] == ["configmaps", "secrets"]
+    pod = objs[("Deployment", "kube-control-plane")]["spec"]["template"]["spec"]
+    api = next(c for c in pod["containers"] if c["name"] == "kube-apiserver")
+    assert f"--encryption-provider-config={PKI_DIR}/{encryption.CONFIG_ITEM}" in api["args"]
+    mounted = next(v for v in pod["volumes"] if v["name"] == "apiserver-pki")["secret"]["items"]
+    assert {"key": encryption.CONFIG_ITEM, "path": encryption.CONFIG_ITEM} in mounted
+    # only the API server reads the keys
+    others = [v for v in pod["volumes"] if v["name"] != "apiserver-pki" and "secret" in v]
+    assert all(encryption.CONFIG_ITEM not in str(v) for v in others)
+
+
+def test_the_flag_is_the_collections_own():
+    with pytest.raises(tenant_spec.SpecError, match="^tenant.extra_args.apiserver.encryption-provider-config: set by"):
+        tenant_spec.normalize({"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443},
+                               "extra_args": {"apiserver": {"encryption-provider-config": "/x"}}})
+
+
+def test_replanning_keeps_the_key(build_tenant, etcd_ca):
+    spec, material, _objs = build_tenant()
+    again, changed = plan.reconcile_material(spec, material, etcd_ca)
+    assert again[encryption.CONFIG_ITEM] == material[encryption.CONFIG_ITEM]
+    assert changed == {}
+
+
+def test_sealed_values_are_told_by_their_prefix_and_key():
+    assert encryption.sealed_with(b"k8s:enc:secretbox:v1:key-1:\x00\x01", "key-1")
+    assert not encryption.sealed_with(b"k8s:enc:secretbox:v1:key-2:\x00", "key-1")
+    assert not encryption.sealed_with(b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret", "key-1")
+    assert encryption.primary_key(encryption.reconcile(None, ["secrets"])[0]) == "key-1"
