@@ -124,9 +124,8 @@ def test_a_write_frozen_tenant_gets_a_read_only_etcd_role_and_keeps_its_control_
     # only the tenant's record says so in the admin cluster: the pods do not restart
     assert [(o["kind"], o["metadata"]["name"]) for o in frozen.admin_objects] == [("ConfigMap", "kamaji-tenant-spec")]
     # a frozen tenant does not move to another release (its API server would write)
-    moving = plan.plan(_inputs(etcd_ca, settings, {"acme": dict(tenants["acme"], write_freeze=True,
-                                                                  kubernetes_version=versions.KUBERNETES[:-1] + "9")},
-                               existing=_as_read(first.admin_objects)))
+    moving_spec = dict(tenants["acme"], write_freeze=True, kubernetes_version=versions.KUBERNETES[:-1] + "9")
+    moving = plan.plan(_inputs(etcd_ca, settings, {"acme": moving_spec}, existing=_as_read(first.admin_objects)))
     assert moving.errors == {"acme": (
         f"tenant.kubernetes_version: {versions.KUBERNETES[:-1]}9 would move a write-frozen tenant from "
         f"{versions.KUBERNETES}; a control plane that moves writes to its datastore (its API server's own objects, "
