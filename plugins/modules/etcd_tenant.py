@@ -35,7 +35,8 @@ options:
       - Many tenants in one call over one connection (bulk form), for example once per
         play with C(run_once) for every host of the C(tenants) group. Each item takes
         the per-tenant options O(name) (required), O(state), O(prefix), O(user),
-        O(role), O(purge) and O(permission); missing ones default to the module-level values.
+        O(role), O(purge), O(permission) and O(quota_bytes); missing ones default to the module-level
+        values (O(quota_bytes) has none: a tenant without it has no quota).
       - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
         holds the outcome of each, so every host can check its own.
     type: list
@@ -66,6 +67,12 @@ options:
     type: str
     choices: [readwrite, read]
     default: readwrite
+  quota_bytes:
+    description:
+      - A storage quota for the tenant's prefix, in bytes of keys and values. The prefix is
+        measured first; over the quota the tenant is write-frozen (its role gets C(read), whatever
+        O(permission) says) and RV(over_quota) is true. Under it again, O(permission) applies.
+    type: int
   measure:
     description:
       - Count keys and bytes under the prefix (a paged scan). Turn off to make large
@@ -146,6 +153,14 @@ bytes:
   description: Bytes of keys and values under the prefix (with O(purge=true), deleted).
   returned: when measured or purged
   type: int
+permission:
+  description: What the tenant's role may do on its prefix after the call (C(readwrite) or C(read)).
+  returned: with O(state=present)
+  type: str
+over_quota:
+  description: The prefix holds more than O(quota_bytes) (the tenant is write-frozen).
+  returned: with O(quota_bytes)
+  type: bool
 user:
   description: The etcd user name.
   returned: with O(name)
@@ -167,11 +182,11 @@ unreachable_endpoints:
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, check_quota, tenant_names
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
 
-ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission")
+ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission", "quota_bytes")
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     name=dict(type="str"),
     tenants=dict(type="list", elements="dict"),
@@ -182,13 +197,15 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     purge=dict(type="bool", default=False),
     measure=dict(type="bool", default=True),
     permission=dict(type="str", default="readwrite", choices=list(TENANT_PERMISSIONS)),
+    quota_bytes=dict(type="int"),
 )
 
 
 def _items(p: dict[str, Any]) -> list[dict[str, Any]]:
     if p["tenants"] is not None:
         return list(p["tenants"])
-    return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"]}]
+    return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"],
+             "quota_bytes": p["quota_bytes"]}]
 
 
 def validate(module: Any) -> None:
@@ -203,6 +220,7 @@ def validate(module: Any) -> None:
             raise EtcdError("%s.state: must be present or absent" % field)
         if item.get("permission") not in (None, *TENANT_PERMISSIONS):
             raise EtcdError("%s.permission: %r must be one of %s" % (field, item["permission"], ", ".join(TENANT_PERMISSIONS)))
+        check_quota(item.get("quota_bytes"), "%s.quota_bytes" % field if field else "quota_bytes")
         try:
             tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
         except EtcdError as exc:
@@ -213,7 +231,8 @@ def _one(client: Any, item: dict[str, Any], defaults: dict[str, Any], check: boo
     p = dict(defaults, **{k: v for k, v in item.items() if v is not None})
     prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
     changed, before, after, stats = ensure_tenant(
-        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"])
+        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"],
+        p.get("quota_bytes"))
     return with_diff(dict(changed=changed, user=user, role=role, **stats), diff, before, after)
 
 

@@ -277,6 +277,57 @@ def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, et
     tkubectl(tenants, "blue", "create", "configmap", "after-thaw", "--from-literal=k=v")
 
 
+QUOTA_TASK = "Tenants over their storage quota are write-frozen (tenant.storage_quota)"
+
+
+def _run_once(res, name):
+    """The result of a run_once task (reported on the first host of its play)."""
+    return next(iter(next(t for p in res.data["plays"] for t in p["tasks"]
+                          if t["task"]["name"].split(" : ", 1)[-1] == name)["hosts"].values()))
+
+
+def _prefix_bytes(etcd_cluster, name):
+    out = json.loads(etcd_cluster.etcdctl("get", f"/{name}/", "--prefix", "-w", "json").stdout)
+    return sum(len(base64.b64decode(kv["key"])) + len(base64.b64decode(kv.get("value", ""))) for kv in out["kvs"])
+
+
+def test_a_tenant_over_its_storage_quota_is_write_frozen_until_under_it(tenants, etcd_cluster):
+    """tenant.storage_quota: under it, blue writes; a 600 kB ConfigMap takes it over, and the next run
+    write-freezes it (named in the run's output), green untouched; a raised quota lifts it."""
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    blue = inv["all"]["children"]["tenants"]["hosts"]["blue"]["tenant"]
+    path = tenants["dir"] / "quota.yml"
+
+    def run(quota):
+        blue["storage_quota"] = quota
+        path.write_text(yaml.safe_dump(inv))
+        res = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(path))
+        assert res.rc == 0, res.failed_tasks()
+        return res
+
+    try:
+        under = run(_prefix_bytes(etcd_cluster, "blue") + 300 * 1024)
+        assert _run_once(under, QUOTA_TASK).get("skipped"), _run_once(under, QUOTA_TASK)
+        big = tenants["dir"] / "big.txt"
+        big.write_text("x" * 600 * 1024)
+        tkubectl(tenants, "blue", "create", "configmap", "big", f"--from-file=big={big}")
+        over = run(blue["storage_quota"])
+        msg = _run_once(over, QUOTA_TASK)["msg"]
+        assert msg.startswith("blue: over tenant.storage_quota, so write-frozen"), msg
+        refused = tkubectl(tenants, "blue", "create", "configmap", "one-more", "--from-literal=k=v", check=False)
+        assert refused.returncode != 0 and "etcdserver: permission denied" in refused.stderr, refused.stderr
+        assert tkubectl(tenants, "blue", "get", "--raw", "/readyz").stdout.strip() == "ok"
+        tkubectl(tenants, "green", "create", "configmap", "green-while-blue-over", "--from-literal=k=v")
+        lifted = run(blue["storage_quota"] + 1024 * 1024)
+        assert _run_once(lifted, QUOTA_TASK).get("skipped"), _run_once(lifted, QUOTA_TASK)
+        tkubectl(tenants, "blue", "delete", "configmap", "big")
+    finally:
+        thawed = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
+    assert thawed.rc == 0, thawed.failed_tasks()
+    tkubectl(tenants, "blue", "create", "configmap", "after-quota", "--from-literal=k=v")
+
+
 E = {"address": "192.0.2.10", "port": 31000}
 BAD = {
     "bad-name": {"tenant_name": "Bad_Name", "tenant": {"endpoint": E}},

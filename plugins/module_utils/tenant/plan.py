@@ -260,7 +260,8 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                          "user": t["spec"]["derived"]["etcd_user"],
-                         "permission": "read" if t["spec"]["write_freeze"] else "readwrite"}
+                         "permission": "read" if t["spec"]["write_freeze"] else "readwrite",
+                         "quota_bytes": t["spec"]["derived"]["quota_bytes"]}
                         for t in out.tenants.values()]
     out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
     return out
