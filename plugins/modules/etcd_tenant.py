@@ -35,8 +35,9 @@ options:
       - Many tenants in one call over one connection (bulk form), for example once per
         play with C(run_once) for every host of the C(tenants) group. Each item takes
         the per-tenant options O(name) (required), O(state), O(prefix), O(user),
-        O(role), O(purge), O(permission) and O(quota_bytes); missing ones default to the module-level
-        values (O(quota_bytes) has none: a tenant without it has no quota).
+        O(role), O(purge), O(permission), O(quota_bytes) and O(sealed_with); missing ones default to the module-level
+        values (O(quota_bytes) and O(sealed_with) have none: a tenant without them has no quota and
+        is not read).
       - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
         holds the outcome of each, so every host can check its own.
     type: list
@@ -73,6 +74,24 @@ options:
         measured first; over the quota the tenant is write-frozen (its role gets C(read), whatever
         O(permission) says) and RV(over_quota) is true. Under it again, O(permission) applies.
     type: int
+  sealed_with:
+    description:
+      - Read the values of the tenant's objects of O(sealed_with.resources) (C(secrets) and
+        C(configmaps); their keys are C(<prefix><resource>/<namespace>/<name>); other resources
+        are not read) and report in RV(unsealed) those the encryption key named
+        O(sealed_with.key) does not seal (written before encryption, or under an older key).
+        Reads only; the key itself is not needed.
+    type: dict
+    suboptions:
+      key:
+        description: The name of the tenant's sealing key (its EncryptionConfiguration's first key).
+        type: str
+        required: true
+      resources:
+        description: The encrypted resources.
+        type: list
+        elements: str
+        required: true
   measure:
     description:
       - Count keys and bytes under the prefix (a paged scan). Turn off to make large
@@ -161,6 +180,12 @@ over_quota:
   description: The prefix holds more than O(quota_bytes) (the tenant is write-frozen).
   returned: with O(quota_bytes)
   type: bool
+unsealed:
+  description: The objects (C(kind), C(namespace), C(name)) whose value O(sealed_with.key) does not seal.
+  returned: with O(sealed_with)
+  type: list
+  elements: dict
+  sample: [{kind: Secret, namespace: default, name: db-password}]
 user:
   description: The etcd user name.
   returned: with O(name)
@@ -186,7 +211,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENA
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
 
-ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission", "quota_bytes")
+ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission", "quota_bytes",
+             "sealed_with")
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     name=dict(type="str"),
     tenants=dict(type="list", elements="dict"),
@@ -198,6 +224,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     measure=dict(type="bool", default=True),
     permission=dict(type="str", default="readwrite", choices=list(TENANT_PERMISSIONS)),
     quota_bytes=dict(type="int"),
+    sealed_with=dict(type="dict", options=dict(key=dict(type="str", required=True, no_log=False),
+                                               resources=dict(type="list", elements="str", required=True))),
 )
 
 
@@ -205,7 +233,15 @@ def _items(p: dict[str, Any]) -> list[dict[str, Any]]:
     if p["tenants"] is not None:
         return list(p["tenants"])
     return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"],
-             "quota_bytes": p["quota_bytes"]}]
+             "quota_bytes": p["quota_bytes"], "sealed_with": p["sealed_with"]}]
+
+
+def _sealed_with(value: Any) -> tuple[str, list[str]] | None:
+    if not value:
+        return None
+    if not isinstance(value, dict) or not value.get("key") or not isinstance(value.get("resources"), list):
+        raise EtcdError("sealed_with: %r must give key (a key name) and resources (a list)" % (value,))
+    return str(value["key"]), [str(r) for r in value["resources"]]
 
 
 def validate(module: Any) -> None:
@@ -222,6 +258,10 @@ def validate(module: Any) -> None:
             raise EtcdError("%s.permission: %r must be one of %s" % (field, item["permission"], ", ".join(TENANT_PERMISSIONS)))
         check_quota(item.get("quota_bytes"), "%s.quota_bytes" % field if field else "quota_bytes")
         try:
+            _sealed_with(item.get("sealed_with"))
+        except EtcdError as exc:
+            raise EtcdError("%s%s" % ("%s." % field if field else "", exc))
+        try:
             tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
         except EtcdError as exc:
             raise EtcdError("%s%s" % ("%s." % field if field else "", exc))
@@ -232,7 +272,7 @@ def _one(client: Any, item: dict[str, Any], defaults: dict[str, Any], check: boo
     prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
     changed, before, after, stats = ensure_tenant(
         client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"],
-        p.get("quota_bytes"))
+        p.get("quota_bytes"), _sealed_with(p.get("sealed_with")))
     return with_diff(dict(changed=changed, user=user, role=role, **stats), diff, before, after)
 
 

@@ -78,6 +78,7 @@ BAD = [
     ({"storage_quota": "lots"}, "tenant.storage_quota"),
     ({"storage_quota": "500m"}, "tenant.storage_quota"),
     ({"storage_quota": 0}, "tenant.storage_quota"),
+    ({"storage_quota": "0.5"}, "tenant.storage_quota"),
     ({"storage_quota": True}, "tenant.storage_quota"),
 ]
 

@@ -202,6 +202,7 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         "server": spec["derived"]["server"],
         "ca_cert_hash": material["ca_cert_hash"],
         "ca_cert": material["ca"]["cert"],
+        "sealing_key": encryption.primary_key(material[encryption.CONFIG_ITEM]),
     }
     # the record last: it names what was applied once the objects before it are in
     return result, [*admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings),
@@ -261,7 +262,9 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                          "user": t["spec"]["derived"]["etcd_user"],
                          "permission": "read" if t["spec"]["write_freeze"] else "readwrite",
-                         "quota_bytes": t["spec"]["derived"]["quota_bytes"]}
+                         "quota_bytes": t["spec"]["derived"]["quota_bytes"],
+                         # what its key does not seal yet is written again once its API serves
+                         "sealed_with": {"key": t["sealing_key"], "resources": t["spec"]["encrypt_resources"]}}
                         for t in out.tenants.values()]
     out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
     return out

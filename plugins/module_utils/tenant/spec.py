@@ -155,9 +155,10 @@ def quota_bytes(value: object, path: str) -> int | None:
     if value is None:
         return None
     match = QUANTITY_RE.match(str(value))
-    if isinstance(value, bool) or not match or (match.group(3) or "") not in BYTE_UNITS or float(match.group(1)) <= 0:
+    size = int(float(match.group(1)) * BYTE_UNITS[match.group(3) or ""]) if match and (match.group(3) or "") in BYTE_UNITS else 0
+    if isinstance(value, bool) or size < 1:
         raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi, 2Gi, or a number of bytes)" % (path, value))
-    return int(float(match.group(1)) * BYTE_UNITS[match.group(3) or ""])
+    return size
 
 
 def tenant_name(host: str, hostvars: Mapping[str, Any]) -> str:
