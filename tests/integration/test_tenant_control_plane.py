@@ -264,8 +264,9 @@ def _restart_apiserver(tenants, name, drop=()):
 
 def test_secrets_written_before_encryption_are_sealed_by_the_next_run(tenants, etcd_cluster):
     """A Secret written while blue's API server ran without encryption (as under an earlier
-    collection) is in the clear in etcd; the next run finds it there and writes it again through the
-    API: sealed with blue's key, same value; the run after changes nothing."""
+    collection) is in the clear in etcd; a run while blue is write-frozen leaves it; the run that
+    thaws blue finds it there and writes it again through the API: sealed with blue's key, same
+    value; the run after changes nothing."""
     _restart_apiserver(tenants, "blue", drop=("--encryption-provider-config",))
     try:
         tkubectl(tenants, "blue", "create", "secret", "generic", "legacy", "--from-literal=k=written-in-the-clear")
@@ -278,9 +279,18 @@ def test_secrets_written_before_encryption_are_sealed_by_the_next_run(tenants, e
         return base64.b64decode(out["kvs"][0]["value"])
 
     assert b"written-in-the-clear" in raw()
+    # write-frozen, blue cannot write it again: it waits for the run that thaws blue
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    inv["all"]["children"]["tenants"]["hosts"]["blue"]["tenant"]["write_freeze"] = True
+    frozen_inventory = tenants["dir"] / "frozen-unsealed.yml"
+    frozen_inventory.write_text(yaml.safe_dump(inv))
+    frozen = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(frozen_inventory))
+    assert frozen.rc == 0, frozen.failed_tasks()
+    assert b"written-in-the-clear" in raw()
     res = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
     assert res.rc == 0, res.failed_tasks()
-    assert _changed(res) == {"blue": 1}, _changed(res)
+    assert _changed(res) == {"blue": 1}, _changed(res)  # the write (the etcd role's thaw: localhost)
     assert raw().startswith(b"k8s:enc:secretbox:v1:key-1:") and b"written-in-the-clear" not in raw()
     read = tkubectl(tenants, "blue", "get", "secret", "legacy", "-o", "jsonpath={.data.k}").stdout
     assert base64.b64decode(read).decode() == "written-in-the-clear"
