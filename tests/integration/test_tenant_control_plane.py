@@ -255,11 +255,12 @@ def _restart_apiserver(tenants, name, drop=()):
     elif hasattr(api, "original_argv"):
         api.argv = api.original_argv
     api.start()
-    for _ in range(60):
+    deadline = time.monotonic() + 240  # a loaded machine (the e2e tier beside) starts it slowly
+    while time.monotonic() < deadline:
         if tkubectl(tenants, name, "get", "--raw", "/readyz", check=False).stdout.strip() == "ok":
             return
-        time.sleep(1)
-    raise AssertionError(f"{name}'s API server did not become ready again")
+        time.sleep(2)
+    raise AssertionError(f"{name}'s API server did not become ready again within 240 s")
 
 
 def test_secrets_written_before_encryption_are_sealed_by_the_next_run(tenants, etcd_cluster):
