@@ -75,6 +75,9 @@ ALLOW_LIST = {
     # the etcd version step's refusals, written out: a release of the previous and of the next minor
     ("docs/upgrades.md", "v3.6.9"): "an etcd release of the previous minor, in an example refusal",
     ("docs/upgrades.md", "v3.8.0"): "an etcd release two minors above it, in an example refusal",
+    # the skip refusals, written out: a release two minors above the current one
+    ("docs/upgrades.md", "v1.39.0"): "a Kubernetes release two minors up, in an example skip refusal",
+    ("plugins/modules/fleet_status.py", "v1.38.0"): "a tenant release two minors up, in the refused sample",
 }
 
 # PENDING: Python code literals of a wing still being rewritten (each entry is (file, what)):
