@@ -154,21 +154,24 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
     quota_bytes = check_quota(quota_bytes)
     if state == "present":
         stats: dict[str, Any] = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
-        if measure or quota_bytes is not None:
-            stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
+        # the quota's measure decides the permission; else the role and user come first (their
+        # calls say best what a certificate without the root role lacks)
         if quota_bytes is not None:
+            stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
             stats["over_quota"] = stats["bytes"] > quota_bytes
             if stats["over_quota"]:
                 permission = "read"
+        perm = {"key": prefix, "prefix": True, "type": permission}
+        stats["permission"] = permission
+        r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
+        u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)
+        if measure and "keys" not in stats:
+            stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
         if sealed_with is not None:
             key_name, resources = sealed_with
             stats["unsealed"] = []
             for path in encryption.etcd_paths(resources).values():
                 stats["unsealed"] += encryption.unsealed(client.export_prefix(prefix + path), to_bytes(prefix), key_name)
-        perm = {"key": prefix, "prefix": True, "type": permission}
-        stats["permission"] = permission
-        r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
-        u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)
         return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
 
     # the user and role go first: a tenant API server still running (a pod on a machine that
