@@ -268,6 +268,8 @@ def test_secrets_written_before_encryption_are_sealed_by_the_next_run(tenants, e
     collection) is in the clear in etcd; a run while blue is write-frozen leaves it; the run that
     thaws blue finds it there and writes it again through the API: sealed with blue's key, same
     value; the run after changes nothing."""
+    # an API server without the configuration cannot read sealed data: blue starts from none
+    tkubectl(tenants, "blue", "delete", "secrets", "--all", "--all-namespaces")
     _restart_apiserver(tenants, "blue", drop=("--encryption-provider-config",))
     try:
         tkubectl(tenants, "blue", "create", "secret", "generic", "legacy", "--from-literal=k=written-in-the-clear")
