@@ -36,8 +36,8 @@ options:
         play with C(run_once) for every host of the C(tenants) group. Each item takes
         the per-tenant options O(name) (required), O(state), O(prefix), O(user),
         O(role), O(purge), O(permission), O(quota_bytes) and O(sealed_with); missing ones default to the module-level
-        values (O(quota_bytes) and O(sealed_with) have none: a tenant without them has no quota and
-        is not read).
+        values (O(quota_bytes) and O(sealed_with) have none, so a tenant without them has no quota
+        and is not read).
       - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
         holds the outcome of each, so every host can check its own.
     type: list
