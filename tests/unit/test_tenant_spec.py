@@ -88,6 +88,7 @@ BAD = [
 def test_a_storage_quota_is_a_size_in_bytes(quota, size):
     assert normalize(dict(TWO_LINES, storage_quota=quota))["derived"]["quota_bytes"] == size
 
+
 # A misspelled key at every level the spec has: the message names it and the nearest known key.
 TYPOS = [
     ({"kubernetes_verison": versions.KUBERNETES_OLDER[0]}, "tenant.kubernetes_verison", "kubernetes_version"),

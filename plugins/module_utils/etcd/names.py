@@ -31,6 +31,7 @@ def check_quota(value: object, field: str = "quota_bytes") -> int | None:
         raise EtcdError("%s: %r must be a positive number of bytes" % (field, value))
     return value
 
+
 # A permission as the modules return and compare it: key, type, prefix, and range_end
 # when it covers a range.
 Permission = dict[str, Any]

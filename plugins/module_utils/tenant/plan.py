@@ -95,7 +95,7 @@ class Plan:
     admin_objects: list[Obj] = field(default_factory=list)  # to apply, in order
     unchanged_objects: int = 0
     new_namespaces: list[str] = field(default_factory=list)
-    etcd_tenants: list[dict[str, str]] = field(default_factory=list)
+    etcd_tenants: list[dict[str, Any]] = field(default_factory=list)
     # per inventory host of a tenant marked absent: name, namespace, exists (its namespace is
     # still in the admin cluster); and the same tenants for etcd_tenant (state absent, purge)
     deletions: dict[str, dict[str, Any]] = field(default_factory=dict)
