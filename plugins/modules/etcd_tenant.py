@@ -35,7 +35,9 @@ options:
       - Many tenants in one call over one connection (bulk form), for example once per
         play with C(run_once) for every host of the C(tenants) group. Each item takes
         the per-tenant options O(name) (required), O(state), O(prefix), O(user),
-        O(role), O(purge) and O(permission); missing ones default to the module-level values.
+        O(role), O(purge), O(permission), O(quota_bytes) and O(sealed_with); missing ones default to the module-level
+        values (O(quota_bytes) and O(sealed_with) have none, so a tenant without them has no quota
+        and is not read).
       - Every tenant is attempted; the call fails if any tenant failed, and RV(tenant_results)
         holds the outcome of each, so every host can check its own.
     type: list
@@ -66,6 +68,30 @@ options:
     type: str
     choices: [readwrite, read]
     default: readwrite
+  quota_bytes:
+    description:
+      - A storage quota for the tenant's prefix, in bytes of keys and values. The prefix is
+        measured first; over the quota the tenant is write-frozen (its role gets C(read), whatever
+        O(permission) says) and RV(over_quota) is true. Under it again, O(permission) applies.
+    type: int
+  sealed_with:
+    description:
+      - Read the values of the tenant's objects of O(sealed_with.resources) (C(secrets) and
+        C(configmaps); their keys are C(<prefix><resource>/<namespace>/<name>); other resources
+        are not read) and report in RV(unsealed) those the encryption key named
+        O(sealed_with.key) does not seal (written before encryption, or under an older key).
+        Reads only; the key itself is not needed.
+    type: dict
+    suboptions:
+      key:
+        description: The name of the tenant's sealing key (its EncryptionConfiguration's first key).
+        type: str
+        required: true
+      resources:
+        description: The encrypted resources.
+        type: list
+        elements: str
+        required: true
   measure:
     description:
       - Count keys and bytes under the prefix (a paged scan). Turn off to make large
@@ -146,6 +172,20 @@ bytes:
   description: Bytes of keys and values under the prefix (with O(purge=true), deleted).
   returned: when measured or purged
   type: int
+permission:
+  description: What the tenant's role may do on its prefix after the call (C(readwrite) or C(read)).
+  returned: with O(state=present)
+  type: str
+over_quota:
+  description: The prefix holds more than O(quota_bytes) (the tenant is write-frozen).
+  returned: with O(quota_bytes)
+  type: bool
+unsealed:
+  description: The objects (C(kind), C(namespace), C(name)) whose value O(sealed_with.key) does not seal.
+  returned: with O(sealed_with)
+  type: list
+  elements: dict
+  sample: [{kind: Secret, namespace: default, name: db-password}]
 user:
   description: The etcd user name.
   returned: with O(name)
@@ -167,11 +207,12 @@ unreachable_endpoints:
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, check_quota, tenant_names
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
 
-ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission")
+ITEM_KEYS = ("name", "state", "prefix", "user", "role", "purge", "measure", "permission", "quota_bytes",
+             "sealed_with")
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     name=dict(type="str"),
     tenants=dict(type="list", elements="dict"),
@@ -182,13 +223,25 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     purge=dict(type="bool", default=False),
     measure=dict(type="bool", default=True),
     permission=dict(type="str", default="readwrite", choices=list(TENANT_PERMISSIONS)),
+    quota_bytes=dict(type="int"),
+    sealed_with=dict(type="dict", options=dict(key=dict(type="str", required=True, no_log=False),
+                                               resources=dict(type="list", elements="str", required=True))),
 )
 
 
 def _items(p: dict[str, Any]) -> list[dict[str, Any]]:
     if p["tenants"] is not None:
         return list(p["tenants"])
-    return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"]}]
+    return [{"name": p["name"], "prefix": p["prefix"], "user": p["user"], "role": p["role"],
+             "quota_bytes": p["quota_bytes"], "sealed_with": p["sealed_with"]}]
+
+
+def _sealed_with(value: Any) -> tuple[str, list[str]] | None:
+    if not value:
+        return None
+    if not isinstance(value, dict) or not value.get("key") or not isinstance(value.get("resources"), list):
+        raise EtcdError("sealed_with: %r must give key (a key name) and resources (a list)" % (value,))
+    return str(value["key"]), [str(r) for r in value["resources"]]
 
 
 def validate(module: Any) -> None:
@@ -203,6 +256,11 @@ def validate(module: Any) -> None:
             raise EtcdError("%s.state: must be present or absent" % field)
         if item.get("permission") not in (None, *TENANT_PERMISSIONS):
             raise EtcdError("%s.permission: %r must be one of %s" % (field, item["permission"], ", ".join(TENANT_PERMISSIONS)))
+        check_quota(item.get("quota_bytes"), "%s.quota_bytes" % field if field else "quota_bytes")
+        try:
+            _sealed_with(item.get("sealed_with"))
+        except EtcdError as exc:
+            raise EtcdError("%s%s" % ("%s." % field if field else "", exc))
         try:
             tenant_names(item.get("name"), item.get("prefix"), item.get("user"), item.get("role"))
         except EtcdError as exc:
@@ -213,7 +271,8 @@ def _one(client: Any, item: dict[str, Any], defaults: dict[str, Any], check: boo
     p = dict(defaults, **{k: v for k, v in item.items() if v is not None})
     prefix, user, role = tenant_names(p["name"], p.get("prefix"), p.get("user"), p.get("role"))
     changed, before, after, stats = ensure_tenant(
-        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"])
+        client, p["name"], p["state"], prefix, user, role, p["purge"], p["measure"], check, p["permission"],
+        p.get("quota_bytes"), _sealed_with(p.get("sealed_with")))
     return with_diff(dict(changed=changed, user=user, role=role, **stats), diff, before, after)
 
 

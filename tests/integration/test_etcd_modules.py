@@ -108,6 +108,35 @@ def test_a_write_frozen_tenant_reads_its_prefix_and_writes_nothing(etcd_cluster,
     lifecycle(etcd_cluster, tmp_path, "etcd_tenant", {"name": "frozen", "state": "absent", "purge": True})
 
 
+def test_a_tenant_over_its_quota_is_write_frozen_and_thawed_under_it(etcd_cluster, tmp_path):
+    """quota_bytes measures the prefix: over it the role reads only (whatever permission says), under it
+    permission applies again; the other tenant of the call is unaffected."""
+    items = [{"name": "quota-a"}, {"name": "quota-b"}]
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": items}), tmp_path).rc == 0
+    mine = etcd_cluster.pki.client("quota-a")
+    etcd_cluster.etcdctl("put", "/quota-a/big", "x" * 2000, creds=mine)
+    size = len("/quota-a/big") + 2000
+
+    def run(quota):
+        res = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [
+            {"name": "quota-a", "quota_bytes": quota}, {"name": "quota-b"}]}), tmp_path)
+        assert res.rc == 0, res.stdout[-2000:]
+        return res.task("t")["tenant_results"]
+
+    over = run(size - 1)
+    assert over["quota-a"]["over_quota"] is True and over["quota-a"]["permission"] == "read"
+    assert over["quota-a"]["bytes"] == size and over["quota-a"]["changed"] is True
+    assert over["quota-b"]["permission"] == "readwrite" and "over_quota" not in over["quota-b"]
+    refused = etcd_cluster.etcdctl("put", "/quota-a/more", "x", creds=mine, check=False)
+    assert refused.returncode != 0 and "permission denied" in refused.stderr
+    assert run(size - 1)["quota-a"]["changed"] is False
+    under = run(size)
+    assert under["quota-a"]["over_quota"] is False and under["quota-a"]["permission"] == "readwrite"
+    etcd_cluster.etcdctl("put", "/quota-a/more", "x", creds=mine)
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [
+        dict(i, state="absent", purge=True) for i in items]}), tmp_path).rc == 0
+
+
 @pytest.fixture(scope="module")
 def two_tenants(etcd_cluster, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
@@ -202,6 +231,7 @@ def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
     ({"name": "x", "prefix": "/x"}, "prefix: '/x' must start and end with '/'"),
     ({"name": "x", "prefix": "/"}, "prefix: '/' must start and end with '/'"),
     ({"tenants": [{"name": "x", "permission": "write"}]}, "tenants[0].permission: 'write' must be one of readwrite, read"),
+    ({"tenants": [{"name": "x", "quota_bytes": 0}]}, "tenants[0].quota_bytes: 0 must be a positive number of bytes"),
 ])
 def test_etcd_tenant_rejects_bad_input(etcd_cluster, tmp_path, args, expect):
     res = run_playbook(task(etcd_cluster, "etcd_tenant", args), tmp_path)

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -244,6 +245,64 @@ def test_secrets_are_sealed_in_etcd_with_the_tenants_own_key(tenants, etcd_clust
     assert blue_key != green_key
 
 
+def _restart_apiserver(tenants, name, drop=()):
+    """Blue's kube-apiserver restarted (without the flags ``drop`` names), then ready again."""
+    api = next(p for p in tenants["procs"][name].procs if p.name.endswith("kube-apiserver"))
+    api.stop()
+    if drop:
+        api.original_argv = getattr(api, "original_argv", api.argv)
+        api.argv = [a for a in api.original_argv if not a.startswith(drop)]
+    elif hasattr(api, "original_argv"):
+        api.argv = api.original_argv
+    api.start()
+    deadline = time.monotonic() + 240  # a loaded machine (the e2e tier beside) starts it slowly
+    while time.monotonic() < deadline:
+        if tkubectl(tenants, name, "get", "--raw", "/readyz", check=False).stdout.strip() == "ok":
+            return
+        time.sleep(2)
+    raise AssertionError(f"{name}'s API server did not become ready again within 240 s")
+
+
+def test_secrets_written_before_encryption_are_sealed_by_the_next_run(tenants, etcd_cluster):
+    """A Secret written while blue's API server ran without encryption (as under an earlier
+    collection) is in the clear in etcd; a run while blue is write-frozen leaves it; the run that
+    thaws blue finds it there and writes it again through the API: sealed with blue's key, same
+    value; the run after changes nothing."""
+    # an API server without the configuration cannot read sealed data: blue starts from none
+    tkubectl(tenants, "blue", "delete", "secrets", "--all", "--all-namespaces")
+    _restart_apiserver(tenants, "blue", drop=("--encryption-provider-config",))
+    try:
+        tkubectl(tenants, "blue", "create", "secret", "generic", "legacy", "--from-literal=k=written-in-the-clear")
+    finally:
+        _restart_apiserver(tenants, "blue")
+    key = "/blue/secrets/default/legacy"
+
+    def raw():
+        out = json.loads(etcd_cluster.etcdctl("get", key, "-w", "json").stdout)
+        return base64.b64decode(out["kvs"][0]["value"])
+
+    assert b"written-in-the-clear" in raw()
+    # write-frozen, blue cannot write it again: it waits for the run that thaws blue
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    inv["all"]["children"]["tenants"]["hosts"]["blue"]["tenant"]["write_freeze"] = True
+    frozen_inventory = tenants["dir"] / "frozen-unsealed.yml"
+    frozen_inventory.write_text(yaml.safe_dump(inv))
+    frozen = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(frozen_inventory))
+    assert frozen.rc == 0, frozen.failed_tasks()
+    assert b"written-in-the-clear" in raw()
+    res = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
+    assert res.rc == 0, res.failed_tasks()
+    reseal = "Objects written before their encryption are sealed with the tenant's key (each written again)"
+    assert res.task(reseal, host="blue")["changed"] is True
+    assert res.task(reseal, host="green").get("changed") is not True
+    assert raw().startswith(b"k8s:enc:secretbox:v1:key-1:") and b"written-in-the-clear" not in raw()
+    read = tkubectl(tenants, "blue", "get", "secret", "legacy", "-o", "jsonpath={.data.k}").stdout
+    assert base64.b64decode(read).decode() == "written-in-the-clear"
+    again = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
+    assert again.rc == 0 and _changed(again) == {}, again.stdout[-3000:]
+
+
 def test_second_run_changes_nothing(tenants):
     again = tenants["runs"]["again"]
     assert again.rc == 0, again.failed_tasks()
@@ -275,6 +334,57 @@ def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, et
     assert thawed.rc == 0, thawed.failed_tasks()
     assert "[/blue/, /blue0)" in etcd_cluster.etcdctl("role", "get", "blue").stdout.split("KV Write:")[1]
     tkubectl(tenants, "blue", "create", "configmap", "after-thaw", "--from-literal=k=v")
+
+
+QUOTA_TASK = "Tenants over their storage quota are write-frozen (tenant.storage_quota)"
+
+
+def _run_once(res, name):
+    """The result of a run_once task (reported on the first host of its play)."""
+    return next(iter(next(t for p in res.data["plays"] for t in p["tasks"]
+                          if t["task"]["name"].split(" : ", 1)[-1] == name)["hosts"].values()))
+
+
+def _prefix_bytes(etcd_cluster, name):
+    out = json.loads(etcd_cluster.etcdctl("get", f"/{name}/", "--prefix", "-w", "json").stdout)
+    return sum(len(base64.b64decode(kv["key"])) + len(base64.b64decode(kv.get("value", ""))) for kv in out["kvs"])
+
+
+def test_a_tenant_over_its_storage_quota_is_write_frozen_until_under_it(tenants, etcd_cluster):
+    """tenant.storage_quota: under it, blue writes; a 600 kB ConfigMap takes it over, and the next run
+    write-freezes it (named in the run's output), green untouched; a raised quota lifts it."""
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    blue = inv["all"]["children"]["tenants"]["hosts"]["blue"]["tenant"]
+    path = tenants["dir"] / "quota.yml"
+
+    def run(quota):
+        blue["storage_quota"] = quota
+        path.write_text(yaml.safe_dump(inv))
+        res = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(path))
+        assert res.rc == 0, res.failed_tasks()
+        return res
+
+    try:
+        under = run(_prefix_bytes(etcd_cluster, "blue") + 300 * 1024)
+        assert _run_once(under, QUOTA_TASK).get("skipped"), _run_once(under, QUOTA_TASK)
+        big = tenants["dir"] / "big.txt"
+        big.write_text("x" * 600 * 1024)
+        tkubectl(tenants, "blue", "create", "configmap", "big", f"--from-file=big={big}")
+        over = run(blue["storage_quota"])
+        msg = _run_once(over, QUOTA_TASK)["msg"]
+        assert msg.startswith("blue: over tenant.storage_quota, so write-frozen"), msg
+        refused = tkubectl(tenants, "blue", "create", "configmap", "one-more", "--from-literal=k=v", check=False)
+        assert refused.returncode != 0 and "etcdserver: permission denied" in refused.stderr, refused.stderr
+        assert tkubectl(tenants, "blue", "get", "--raw", "/readyz").stdout.strip() == "ok"
+        tkubectl(tenants, "green", "create", "configmap", "green-while-blue-over", "--from-literal=k=v")
+        lifted = run(blue["storage_quota"] + 1024 * 1024)
+        assert _run_once(lifted, QUOTA_TASK).get("skipped"), _run_once(lifted, QUOTA_TASK)
+        tkubectl(tenants, "blue", "delete", "configmap", "big")
+    finally:
+        thawed = run_playbook(PLAYBOOK, tenants["dir"], inventory=tenants["inventory"])
+    assert thawed.rc == 0, thawed.failed_tasks()
+    tkubectl(tenants, "blue", "create", "configmap", "after-quota", "--from-literal=k=v")
 
 
 E = {"address": "192.0.2.10", "port": 31000}

@@ -95,3 +95,14 @@ def test_sealed_values_are_told_by_their_prefix_and_key():
     assert not encryption.sealed_with(b"k8s:enc:secretbox:v1:key-2:\x00", "key-1")
     assert not encryption.sealed_with(b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret", "key-1")
     assert encryption.primary_key(encryption.reconcile(None, ["secrets"])[0]) == "key-1"
+
+
+def test_what_a_key_does_not_seal_is_listed_by_kind_namespace_and_name():
+    kvs = [(b"/acme/secrets/default/new", b"k8s:enc:secretbox:v1:key-1:..."),
+           (b"/acme/secrets/default/old", b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret"),
+           (b"/acme/secrets/kube-system/rotated", b"k8s:enc:secretbox:v1:key-0:...")]
+    assert encryption.unsealed(kvs, b"/acme/", "key-1") == [
+        {"kind": "Secret", "namespace": "default", "name": "old"},
+        {"kind": "Secret", "namespace": "kube-system", "name": "rotated"}]
+    assert encryption.etcd_paths(["secrets", "configmaps", "widgets.example.com"]) == {
+        "secrets": "secrets/", "configmaps": "configmaps/"}

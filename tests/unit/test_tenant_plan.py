@@ -18,6 +18,12 @@ def _spec(**over):
     return tenant_spec.normalize(dict({"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}, **over))
 
 
+def _etcd(name, permission="readwrite"):
+    """What the plan asks of etcd for a tenant of the defaults (its first key seals its Secrets)."""
+    return {"name": name, "prefix": f"/{name}/", "user": name, "permission": permission, "quota_bytes": None,
+            "sealed_with": {"key": "key-1", "resources": ["secrets"]}}
+
+
 def _inputs(etcd_ca, settings, tenants, **over):
     return plan.Inputs(tenants=tenants, etcd_ca=etcd_ca, settings=settings, **over)
 
@@ -82,8 +88,7 @@ def test_a_batch_plans_valid_tenants_and_names_each_bad_one(etcd_ca, settings):
     assert out.errors["typo"].startswith("tenant.kubernetes_verison: unknown field; did you mean kubernetes_version?")
     assert out.errors["twin"] == "name: 'acme' is also the name of tenant host acme; tenant names must be unique"
     assert out.errors["bad-port"].startswith("tenant.endpoint.port: 6443 is outside the NodePort range")
-    assert out.etcd_tenants == [{"name": "acme", "prefix": "/acme/", "user": "acme", "permission": "readwrite"},
-                                {"name": "globex", "prefix": "/globex/", "user": "globex", "permission": "readwrite"}]
+    assert out.etcd_tenants == [_etcd("acme"), _etcd("globex")]
     assert out.new_namespaces == ["tenant-acme", "tenant-globex"]
     # per tenant: Namespace, 3 Secrets, Deployment, Service, PDB, and its record last
     assert len(out.admin_objects) == 16 and out.unchanged_objects == 0
@@ -120,7 +125,7 @@ def test_a_write_frozen_tenant_gets_a_read_only_etcd_role_and_keeps_its_control_
     frozen = plan.plan(_inputs(etcd_ca, settings, {"acme": dict(tenants["acme"], write_freeze=True)},
                                existing=_as_read(first.admin_objects)))
     assert frozen.errors == {}
-    assert frozen.etcd_tenants == [{"name": "acme", "prefix": "/acme/", "user": "acme", "permission": "read"}]
+    assert frozen.etcd_tenants == [_etcd("acme", "read")]
     # only the tenant's record says so in the admin cluster: the pods do not restart
     assert [(o["kind"], o["metadata"]["name"]) for o in frozen.admin_objects] == [("ConfigMap", "kamaji-tenant-spec")]
     # a frozen tenant does not move to another release (its API server would write)
@@ -174,7 +179,7 @@ def test_a_tenant_marked_absent_is_planned_for_deletion_only_with_its_guard(etcd
     assert out.etcd_deletions == [{"name": "acme", "prefix": "/acme/", "user": "acme", "state": "absent", "purge": True}]
     # nothing of the deleted tenant is applied; the other tenant is planned as ever (unchanged)
     assert list(out.tenants) == ["globex"] and out.admin_objects == []
-    assert out.etcd_tenants == [{"name": "globex", "prefix": "/globex/", "user": "globex", "permission": "readwrite"}]
+    assert out.etcd_tenants == [_etcd("globex")]
     for guard, shown in ((None, "not set"), ("globex", "'globex'"), ("ACME", "'ACME'")):
         refused = plan.plan(_inputs(etcd_ca, settings, {"acme": _absent("acme", guard)}, existing=existing))
         assert refused.deletions == {} and refused.etcd_deletions == []

@@ -108,7 +108,9 @@ def test_the_compute_module_reports_the_issue_typo_per_host(tmp_path, etcd_ca):
     assert computed["errors"]["typo"].startswith(
         "tenant.kubernetes_verison: unknown field; did you mean kubernetes_version?")
     assert list(computed["tenants"]) == ["acme"] and computed["admin_objects_count"] == 8
-    assert computed["etcd_tenants"] == [{"name": "acme", "prefix": "/acme/", "user": "acme", "permission": "readwrite"}]
+    assert computed["etcd_tenants"] == [
+        {"name": "acme", "prefix": "/acme/", "user": "acme", "permission": "readwrite", "quota_bytes": None,
+         "sealed_with": {"key": "key-1", "resources": ["secrets"]}}]
     assert sorted(os.listdir(out)) == ["acme-bootstrap.yaml", "acme-ca.crt", "admin-objects.yaml"]
     for name in os.listdir(out):
         assert os.stat(out / name).st_mode & 0o777 == 0o600, name

@@ -23,7 +23,7 @@ def test_two_line_tenant_gets_every_default():
     assert spec["resources"]["apiserver"]["requests"] == {"cpu": "100m", "memory": "320Mi"}
     assert spec["derived"] == {"namespace": "tenant-acme", "etcd_prefix": "/acme/", "etcd_user": "acme",
                                "apiserver_etcd_prefix": "/acme", "server": "https://192.0.2.10:31443",
-                               "kubernetes_service_ip": "10.96.0.1"}
+                               "kubernetes_service_ip": "10.96.0.1", "quota_bytes": None}
 
 
 def test_partial_nested_values_merge_with_defaults():
@@ -75,7 +75,19 @@ BAD = [
     ({"colour": "blue"}, "tenant.colour"),
     ({"endpoint": "192.0.2.10:31443"}, "tenant.endpoint"),
     ({"write_freeze": "yes"}, "tenant.write_freeze"),
+    ({"storage_quota": "lots"}, "tenant.storage_quota"),
+    ({"storage_quota": "500m"}, "tenant.storage_quota"),
+    ({"storage_quota": 0}, "tenant.storage_quota"),
+    ({"storage_quota": "0.5"}, "tenant.storage_quota"),
+    ({"storage_quota": True}, "tenant.storage_quota"),
 ]
+
+
+@pytest.mark.parametrize(("quota", "size"), [("512Mi", 512 * 2**20), ("2G", 2 * 10**9), (1048576, 1048576),
+                                             ("1.5Gi", 3 * 2**29), ("100k", 100000)])
+def test_a_storage_quota_is_a_size_in_bytes(quota, size):
+    assert normalize(dict(TWO_LINES, storage_quota=quota))["derived"]["quota_bytes"] == size
+
 
 # A misspelled key at every level the spec has: the message names it and the nearest known key.
 TYPOS = [

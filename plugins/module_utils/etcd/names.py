@@ -22,6 +22,16 @@ PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()}
 # what a tenant's role may do on its prefix: readwrite, or read when the tenant is write-frozen
 TENANT_PERMISSIONS = ("readwrite", "read")
 
+
+def check_quota(value: object, field: str = "quota_bytes") -> int | None:
+    """A tenant's storage quota: None (no quota) or a positive number of bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EtcdError("%s: %r must be a positive number of bytes" % (field, value))
+    return value
+
+
 # A permission as the modules return and compare it: key, type, prefix, and range_end
 # when it covers a range.
 Permission = dict[str, Any]

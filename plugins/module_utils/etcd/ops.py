@@ -16,6 +16,7 @@ from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     ROOT,
     TENANT_PERMISSIONS,
     Permission,
+    check_quota,
     normalize_permission,
     perm_sort_key,
     prefix_range_end,
@@ -23,6 +24,8 @@ from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     validate_name,
 )
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.wire import to_bytes
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption
 
 # A reconciler's facts before or after the call (None: the object does not exist).
 State = Optional[dict[str, Any]]  # noqa: UP045 - evaluated at import
@@ -131,10 +134,16 @@ def ensure_auth(client: Client, state: str = "enabled", check: bool = False) -> 
 
 def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str | None = None,
                   user: str | None = None, role: str | None = None, purge: bool = False, measure: bool = True,
-                  check: bool = False, permission: str = "readwrite",
+                  check: bool = False, permission: str = "readwrite", quota_bytes: int | None = None,
+                  sealed_with: tuple[str, list[str]] | None = None,
                   ) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A tenant's etcd user and role, confined to the tenant prefix: ``readwrite``, or ``read``
     (a write-frozen tenant: its API server reads, every write is refused by etcd).
+
+    With ``quota_bytes``, the prefix is measured first and a tenant holding more than that
+    is write-frozen (``stats["over_quota"]``), whatever ``permission`` says; under it again,
+    ``permission`` applies. With ``sealed_with`` (a key name and resources), ``stats["unsealed"]``
+    lists the keys of those resources (below the prefix) that key does not seal (read only).
 
     Returns ``(changed, before, after, stats)``; ``stats`` holds ``keys`` and ``bytes``
     under the prefix (for ``absent`` with ``purge``, what was deleted).
@@ -142,13 +151,27 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
     prefix, user, role = tenant_names(name, prefix, user, role)
     if permission not in TENANT_PERMISSIONS:
         raise EtcdError("permission: %r must be one of %s" % (permission, ", ".join(TENANT_PERMISSIONS)))
-    perm = {"key": prefix, "prefix": True, "type": permission}
+    quota_bytes = check_quota(quota_bytes)
     if state == "present":
+        stats: dict[str, Any] = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
+        # the quota's measure decides the permission; else the role and user come first (their
+        # calls say best what a certificate without the root role lacks)
+        if quota_bytes is not None:
+            stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
+            stats["over_quota"] = stats["bytes"] > quota_bytes
+            if stats["over_quota"]:
+                permission = "read"
+        perm = {"key": prefix, "prefix": True, "type": permission}
+        stats["permission"] = permission
         r_changed, r_before, r_after = ensure_role(client, role, "present", [perm], exact=True, check=check)
         u_changed, u_before, u_after = ensure_user(client, user, "present", [role], exact=True, check=check)
-        stats: dict[str, Any] = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
-        if measure:
+        if measure and "keys" not in stats:
             stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
+        if sealed_with is not None:
+            key_name, resources = sealed_with
+            stats["unsealed"] = []
+            for path in encryption.etcd_paths(resources).values():
+                stats["unsealed"] += encryption.unsealed(client.export_prefix(prefix + path), to_bytes(prefix), key_name)
         return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
 
     # the user and role go first: a tenant API server still running (a pod on a machine that

@@ -113,3 +113,26 @@ def primary_key(text: str) -> str:
 def sealed_with(value: bytes, key_name: str) -> bool:
     """A value read raw from etcd is sealed by this configuration's key ``key_name``."""
     return value.startswith((STORED_PREFIX + key_name + ":").encode("ascii"))
+
+
+# the encrypted resources whose objects a run seals again: those of the core group, whose etcd
+# keys are <resource>/<namespace>/<name> below the tenant's prefix (kind: what a write names)
+CORE_KINDS = {"secrets": "Secret", "configmaps": "ConfigMap"}
+
+
+def etcd_paths(resources: Iterable[str]) -> dict[str, str]:
+    """The key path below a tenant's prefix of each resource whose objects a run seals again
+    (``CORE_KINDS``); the others are sealed when next written."""
+    return {resource: resource + "/" for resource in resources if resource in CORE_KINDS}
+
+
+def unsealed(kvs: Iterable[tuple[bytes, bytes]], prefix: bytes, key_name: str) -> list[dict[str, str]]:
+    """The objects whose value (read raw from etcd, keys below ``prefix``) ``key_name`` does not
+    seal: kind, namespace and name, for writing them again through the tenant's API."""
+    out = []
+    for key, value in kvs:
+        if sealed_with(value, key_name):
+            continue
+        resource, namespace, name = key[len(prefix):].decode("utf-8", "replace").split("/", 2)
+        out.append({"kind": CORE_KINDS[resource], "namespace": namespace, "name": name})
+    return sorted(out, key=lambda o: (o["kind"], o["namespace"], o["name"]))

@@ -95,7 +95,7 @@ class Plan:
     admin_objects: list[Obj] = field(default_factory=list)  # to apply, in order
     unchanged_objects: int = 0
     new_namespaces: list[str] = field(default_factory=list)
-    etcd_tenants: list[dict[str, str]] = field(default_factory=list)
+    etcd_tenants: list[dict[str, Any]] = field(default_factory=list)
     # per inventory host of a tenant marked absent: name, namespace, exists (its namespace is
     # still in the admin cluster); and the same tenants for etcd_tenant (state absent, purge)
     deletions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -202,6 +202,7 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         "server": spec["derived"]["server"],
         "ca_cert_hash": material["ca_cert_hash"],
         "ca_cert": material["ca"]["cert"],
+        "sealing_key": encryption.primary_key(material[encryption.CONFIG_ITEM]),
     }
     # the record last: it names what was applied once the objects before it are in
     return result, [*admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings),
@@ -260,7 +261,10 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                          "user": t["spec"]["derived"]["etcd_user"],
-                         "permission": "read" if t["spec"]["write_freeze"] else "readwrite"}
+                         "permission": "read" if t["spec"]["write_freeze"] else "readwrite",
+                         "quota_bytes": t["spec"]["derived"]["quota_bytes"],
+                         # what its key does not seal yet is written again once its API serves
+                         "sealed_with": {"key": t["sealing_key"], "resources": t["spec"]["encrypt_resources"]}}
                         for t in out.tenants.values()]
     out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
     return out

@@ -35,6 +35,8 @@ ENDPOINT_FIELDS = ("address", "port")
 DEFAULT_PORT = 6443
 NODE_PORTS = (30000, 32767)
 QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$")
+BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+              "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 PLUGIN_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 FLAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Flags the role sets itself: overriding them would break isolation or the pod layout.
@@ -67,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "addons": {"coredns": True, "kube_proxy": True},
     # read-only at the datastore: the tenant's etcd role may read its prefix, not write it
     "write_freeze": False,
+    # bytes of keys and values under the tenant's etcd prefix; over it, the tenant is write-frozen
+    "storage_quota": None,
     # sealed in etcd with the tenant's own key (tenant.encrypt_resources)
     "encrypt_resources": list(encryption.DEFAULT_RESOURCES),
 }
@@ -144,6 +148,17 @@ def _quantity(value: object, path: str) -> str:
     if isinstance(value, bool) or not QUANTITY_RE.match(str(value)):
         raise SpecError("%s: %r is not a Kubernetes quantity (e.g. 100m, 320Mi, 1)" % (path, value))
     return str(value)
+
+
+def quota_bytes(value: object, path: str) -> int | None:
+    """A storage quota (``512Mi``, ``2G``, or a number of bytes) in bytes; None: no quota."""
+    if value is None:
+        return None
+    match = QUANTITY_RE.match(str(value))
+    size = int(float(match.group(1)) * BYTE_UNITS[match.group(3) or ""]) if match and (match.group(3) or "") in BYTE_UNITS else 0
+    if isinstance(value, bool) or size < 1:
+        raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi, 2Gi, or a number of bytes)" % (path, value))
+    return size
 
 
 def tenant_name(host: str, hostvars: Mapping[str, Any]) -> str:
@@ -336,6 +351,7 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
         spec["encrypt_resources"] = encryption.check_resources(spec["encrypt_resources"], field("encrypt_resources"))
     except ValueError as exc:
         raise SpecError(str(exc))
+    quota = quota_bytes(spec["storage_quota"], field("storage_quota"))
     if not isinstance(spec["write_freeze"], bool):
         raise SpecError("%s: %r must be true or false (true makes the tenant read-only at the datastore)"
                         % (field("write_freeze"), spec["write_freeze"]))
@@ -346,5 +362,6 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
         **derived_names(name),
         "server": net.https_url(endpoint["address"], endpoint["port"]),
         "kubernetes_service_ip": str(service.network_address + 1),
+        "quota_bytes": quota,
     }
     return spec
