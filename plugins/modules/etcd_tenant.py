@@ -207,7 +207,7 @@ unreachable_endpoints:
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
-from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, check_quota, tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import TENANT_PERMISSIONS, check_permission, check_quota, tenant_names
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.ops import ensure_tenant
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError, with_diff
 
@@ -254,8 +254,8 @@ def validate(module: Any) -> None:
             raise EtcdError("%s: unknown key(s) %s" % (field, ", ".join(sorted(unknown))))
         if item.get("state") not in (None, "present", "absent"):
             raise EtcdError("%s.state: must be present or absent" % field)
-        if item.get("permission") not in (None, *TENANT_PERMISSIONS):
-            raise EtcdError("%s.permission: %r must be one of %s" % (field, item["permission"], ", ".join(TENANT_PERMISSIONS)))
+        if item.get("permission") is not None:
+            check_permission(item["permission"], "%s.permission" % field if field else "permission")
         check_quota(item.get("quota_bytes"), "%s.quota_bytes" % field if field else "quota_bytes")
         try:
             _sealed_with(item.get("sealed_with"))

@@ -90,6 +90,16 @@ def test_normalize_permission():
         names.normalize_permission({"type": "read"})
 
 
+def test_a_tenants_permission_and_quota_name_their_field():
+    assert names.check_permission("read") == "read"
+    with pytest.raises(EtcdError, match=r"^tenants\[1\]\.permission: 'write' must be one of readwrite, read$"):
+        names.check_permission("write", "tenants[1].permission")
+    assert names.check_quota(None) is None and names.check_quota(1) == 1
+    for bad in (0, -1, True, "1Gi"):
+        with pytest.raises(EtcdError, match=r"^quota_bytes: .* must be a positive number of bytes$"):
+            names.check_quota(bad)
+
+
 def test_permission_from_etcd_matches_normalized_input():
     """What role_get returns compares equal to the normalized user input (no spurious changes)."""
     wanted = names.normalize_permission({"key": "/x/", "prefix": True, "type": "read"})

@@ -23,6 +23,13 @@ PERMISSION_NAMES = {v: k for k, v in PERMISSIONS.items()}
 TENANT_PERMISSIONS = ("readwrite", "read")
 
 
+def check_permission(value: object, field: str = "permission") -> str:
+    """A tenant's permission on its prefix: one of TENANT_PERMISSIONS."""
+    if value not in TENANT_PERMISSIONS:
+        raise EtcdError("%s: %r must be one of %s" % (field, value, ", ".join(TENANT_PERMISSIONS)))
+    return str(value)
+
+
 def check_quota(value: object, field: str = "quota_bytes") -> int | None:
     """A tenant's storage quota: None (no quota) or a positive number of bytes."""
     if value is None:

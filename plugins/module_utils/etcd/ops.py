@@ -14,8 +14,8 @@ from typing import Any, Optional
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import (
     ROOT,
-    TENANT_PERMISSIONS,
     Permission,
+    check_permission,
     check_quota,
     normalize_permission,
     perm_sort_key,
@@ -149,8 +149,7 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
     under the prefix (for ``absent`` with ``purge``, what was deleted).
     """
     prefix, user, role = tenant_names(name, prefix, user, role)
-    if permission not in TENANT_PERMISSIONS:
-        raise EtcdError("permission: %r must be one of %s" % (permission, ", ".join(TENANT_PERMISSIONS)))
+    check_permission(permission)
     quota_bytes = check_quota(quota_bytes)
     if state == "present":
         stats: dict[str, Any] = {"prefix": prefix, "range_end": prefix_range_end(prefix).decode("utf-8", "replace")}
