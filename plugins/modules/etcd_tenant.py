@@ -92,6 +92,12 @@ options:
         type: list
         elements: str
         required: true
+      count_keys:
+        description:
+          - Also read every value under the prefix and return in RV(sealing_keys) how many each
+            key seals (a key rotation drops the old keys once they seal nothing).
+        type: bool
+        default: false
   measure:
     description:
       - Count keys and bytes under the prefix (a paged scan). Turn off to make large
@@ -186,6 +192,11 @@ unsealed:
   type: list
   elements: dict
   sample: [{kind: Secret, namespace: default, name: db-password}]
+sealing_keys:
+  description: How many values under the prefix each encryption key seals, by key name.
+  returned: with O(sealed_with.count_keys)
+  type: dict
+  sample: {key-1: 2, key-2: 40}
 user:
   description: The etcd user name.
   returned: with O(name)
@@ -225,7 +236,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     permission=dict(type="str", default="readwrite", choices=list(TENANT_PERMISSIONS)),
     quota_bytes=dict(type="int"),
     sealed_with=dict(type="dict", options=dict(key=dict(type="str", required=True, no_log=False),
-                                               resources=dict(type="list", elements="str", required=True))),
+                                               resources=dict(type="list", elements="str", required=True),
+                                               count_keys=dict(type="bool", default=False))),
 )
 
 
@@ -236,12 +248,14 @@ def _items(p: dict[str, Any]) -> list[dict[str, Any]]:
              "quota_bytes": p["quota_bytes"], "sealed_with": p["sealed_with"]}]
 
 
-def _sealed_with(value: Any) -> tuple[str, list[str]] | None:
+def _sealed_with(value: Any) -> tuple[str, list[str], bool] | None:
     if not value:
         return None
     if not isinstance(value, dict) or not value.get("key") or not isinstance(value.get("resources"), list):
         raise EtcdError("sealed_with: %r must give key (a key name) and resources (a list)" % (value,))
-    return str(value["key"]), [str(r) for r in value["resources"]]
+    if not isinstance(value.get("count_keys", False), bool):
+        raise EtcdError("sealed_with.count_keys: %r must be true or false" % (value["count_keys"],))
+    return str(value["key"]), [str(r) for r in value["resources"]], bool(value.get("count_keys"))
 
 
 def validate(module: Any) -> None:

@@ -208,7 +208,11 @@ tenants:
   description:
     - Per inventory host of a valid tenant; C(spec) (normalized, with C(derived)),
       C(changed_items) (PKI items re-issued and why), C(bootstrap_file), C(ca_file), C(admin_kubeconfig)
-      and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash).
+      and C(super_admin_kubeconfig) (contain keys), C(server), C(ca_cert) and C(ca_cert_hash);
+      C(sealing_key), the name of the encryption key that seals after this run's objects, and
+      C(rotation), the stages of a key rotation still to apply after them (C(stage) promote or
+      drop, C(keys) in order, C(file) holding the tenant's C(kamaji-pki) Secret and control-plane
+      Deployment for that stage; contains keys), each rolled out before the next.
   returned: always
   type: dict
 output_dir:
@@ -310,6 +314,12 @@ def write_outputs(out_dir: str, batch: plan.Plan) -> dict:
         # the tenant CA, for the controller's /readyz wait through the endpoint
         tenant["ca_file"] = os.path.join(out_dir, "%s-ca.crt" % host)
         files.write_private(tenant["ca_file"], tenant["ca_cert"])
+        stages = []
+        for stage in tenant.pop("rotation"):
+            path = os.path.join(out_dir, "%s-rotation-%s.yaml" % (host, stage["stage"]))
+            files.write_private(path, dump(stage["objects"], sort_keys=False))
+            stages.append({"stage": stage["stage"], "keys": stage["keys"], "file": path})
+        tenant["rotation"] = stages
         tenants[host] = tenant
     return {"output_dir": out_dir, "tenants": tenants, "errors": batch.errors, "etcd_tenants": batch.etcd_tenants,
             "admin_objects_file": admin_file, "admin_objects_count": len(batch.admin_objects),

@@ -755,6 +755,51 @@ def test_each_tenants_secrets_are_sealed_in_the_shared_etcd(site, etcd_creds):
     assert len(set(keys.values())) == len(keys)
 
 
+def test_a_tenants_key_rotation_reseals_its_secrets_while_it_serves(site, etcd_creds, tmp_path):
+    """acme's tenant.encryption_key_generation: 2 in the inventory: one run of the tenants play adds
+    key-2 (read first), makes it seal, writes again what key-1 sealed and drops key-1, each stage
+    rolled out to both replicas by the admin cluster's kubelets, while a client reads from acme's
+    API: no read fails. After it every Secret of acme in etcd is sealed by key-2, its
+    configuration holds key-2 alone, the Secret written before reads back; a re-run changes nothing."""
+    conf = _tenant_conf(site, "acme")
+    acme_vars = os.path.join(site["inventory"], "host_vars", "acme.yml")
+    with open(acme_vars, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    doc["tenant"]["encryption_key_generation"] = 2
+    with open(acme_vars, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f, sort_keys=False)
+    tenants_play = os.path.join(REPO, "playbooks", "tenants.yml")
+    poller = TenantPoller(conf, tmp_path, seconds=900)
+    poller.start()
+    try:
+        start = time.monotonic()
+        rotated = run_playbook(tenants_play, tmp_path, inventory=site["inventory"], args=("--limit", "acme"))
+        seconds = time.monotonic() - start
+    finally:
+        poller.stop()
+    assert rotated.rc == 0, rotated.failed_tasks()
+    print(f"acme's key rotation key-1 -> key-2 (a run of the tenants play, three rollouts): {seconds:.0f} s; "
+          f"{poller.summary()}")
+    assert poller.failed == [], poller.failed[:5]
+    assert poller.ok > 50, poller.summary()
+    assert rotated.task("Key rotation - the old keys seal nothing any more", host="acme") is not None
+    config = json.loads(base64.b64decode(json.loads(kubectl(
+        site["admin"], "-n", "tenant-acme", "get", "secret", "kamaji-pki", "-o", "json").stdout)["data"][
+        "encryption-config.yaml"]))
+    assert [k["name"] for k in config["resources"][0]["providers"][0]["secretbox"]["keys"]] == ["key-2"]
+    c = etcd_client(etcd_creds, site["lab_inventory"])
+    try:
+        values = dict(c.export_prefix("/acme/secrets/"))
+    finally:
+        c.close()
+    left = [k for k, v in values.items() if not v.startswith(b"k8s:enc:secretbox:v1:key-2:")]
+    assert left == [], left
+    read = kubectl(conf, "get", "secret", "sealed-check", "-o", "jsonpath={.data.k}").stdout
+    assert base64.b64decode(read).decode() == "nobody-reads-this-from-etcd"
+    again = run_playbook(tenants_play, tmp_path, inventory=site["inventory"], args=("--limit", "acme"))
+    assert again.rc == 0 and _changed(again) == {}, _changed(again)
+
+
 def test_the_fleet_status_lists_each_tenant_as_it_runs(site, tmp_path):
     res = run_playbook(os.path.join(REPO, "playbooks", "status.yml"), tmp_path, inventory=site["inventory"])
     assert res.rc == 0, res.failed_tasks()

@@ -137,6 +137,37 @@ def test_a_tenant_over_its_quota_is_write_frozen_and_thawed_under_it(etcd_cluste
         dict(i, state="absent", purge=True) for i in items]}), tmp_path).rc == 0
 
 
+def test_what_each_key_seals_is_read_from_the_tenants_values(etcd_cluster, tmp_path):
+    """sealed_with lists the Secrets and ConfigMaps its key does not seal (by kind, namespace and
+    name); with count_keys it counts what each key seals under the whole prefix (read only)."""
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sealing"}), tmp_path).rc == 0
+    values = {"/sealing/secrets/default/new": "k8s:enc:secretbox:v1:key-2:x",
+              "/sealing/secrets/default/old": "k8s:enc:secretbox:v1:key-1:x",
+              "/sealing/secrets/kube-system/clear": "k8s-plain-value",
+              "/sealing/configmaps/default/cm": "k8s:enc:secretbox:v1:key-1:x",
+              "/sealing/widgets.example.com/default/w": "k8s:enc:secretbox:v1:key-1:x"}
+    for key, value in values.items():
+        etcd_cluster.etcdctl("put", key, value)
+    before = etcd_cluster.etcdctl("get", "/sealing/", "--prefix", "-w", "json").stdout
+    res = run_playbook(task(etcd_cluster, "etcd_tenant", {"tenants": [{"name": "sealing", "sealed_with": {
+        "key": "key-2", "resources": ["secrets", "configmaps", "widgets.example.com"], "count_keys": True}}]}), tmp_path)
+    assert res.rc == 0, res.stdout[-2000:]
+    mine = res.task("t")["tenant_results"]["sealing"]
+    assert mine["changed"] is False
+    assert mine["unsealed"] == [{"kind": "ConfigMap", "namespace": "default", "name": "cm"},
+                                {"kind": "Secret", "namespace": "default", "name": "old"},
+                                {"kind": "Secret", "namespace": "kube-system", "name": "clear"}]
+    assert mine["sealing_keys"] == {"key-1": 3, "key-2": 1}
+    # without count_keys, no count (it reads every value of the prefix)
+    res = run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sealing", "sealed_with": {
+        "key": "key-1", "resources": ["secrets"]}}), tmp_path)
+    assert "sealing_keys" not in res.task("t") and len(res.task("t")["unsealed"]) == 2
+    assert json.loads(etcd_cluster.etcdctl("get", "/sealing/", "--prefix", "-w", "json").stdout)["kvs"] == \
+        json.loads(before)["kvs"]
+    assert run_playbook(task(etcd_cluster, "etcd_tenant", {"name": "sealing", "state": "absent", "purge": True}),
+                        tmp_path).rc == 0
+
+
 @pytest.fixture(scope="module")
 def two_tenants(etcd_cluster, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tenants")
@@ -232,6 +263,8 @@ def test_etcd_info_reports_cluster(etcd_cluster, tmp_path):
     ({"name": "x", "prefix": "/"}, "prefix: '/' must start and end with '/'"),
     ({"tenants": [{"name": "x", "permission": "write"}]}, "tenants[0].permission: 'write' must be one of readwrite, read"),
     ({"tenants": [{"name": "x", "quota_bytes": 0}]}, "tenants[0].quota_bytes: 0 must be a positive number of bytes"),
+    ({"tenants": [{"name": "x", "sealed_with": {"key": "key-1", "resources": ["secrets"], "count_keys": "yes"}}]},
+     "tenants[0].sealed_with.count_keys: 'yes' must be true or false"),
 ])
 def test_etcd_tenant_rejects_bad_input(etcd_cluster, tmp_path, args, expect):
     res = run_playbook(task(etcd_cluster, "etcd_tenant", args), tmp_path)

@@ -336,6 +336,43 @@ def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, et
     tkubectl(tenants, "blue", "create", "configmap", "after-thaw", "--from-literal=k=v")
 
 
+def _pki_secret(kube, name):
+    obj = json.loads(kube.kubectl("-n", f"tenant-{name}", "get", "secret", "kamaji-pki", "-o", "json").stdout)
+    return obj["metadata"]["resourceVersion"], base64.b64decode(obj["data"]["encryption-config.yaml"]).decode()
+
+
+def test_a_key_rotation_is_previewed_and_refused_for_a_write_frozen_tenant(tenants, kube_control_plane, etcd_cluster):
+    """tenant.encryption_key_generation: 2 on blue: check mode names the rotation's stages and
+    changes nothing; on green, write-frozen, the run refuses it before any change, naming the field
+    (a rotation writes again what the old key sealed). The rotation itself, rolled out stage by
+    stage by the admin cluster's kubelets, is the e2e tier's."""
+    with open(tenants["inventory"], encoding="utf-8") as f:
+        inv = yaml.safe_load(f)
+    hosts = inv["all"]["children"]["tenants"]["hosts"]
+    hosts["blue"]["tenant"]["encryption_key_generation"] = 2
+    hosts["green"]["tenant"].update(encryption_key_generation=2, write_freeze=True)
+    rotating = tenants["dir"] / "rotating.yml"
+    rotating.write_text(yaml.safe_dump(inv))
+    before = {name: _pki_secret(kube_control_plane, name) for name in ("blue", "green")}
+    roles = {name: etcd_cluster.etcdctl("role", "get", name).stdout for name in ("blue", "green")}
+    preview = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(rotating), check=True)
+    assert preview.rc != 0  # green's refusal
+    would = preview.task("Check mode - this tenant's key would be rotated", host="blue")
+    assert would["changed"] is True
+    assert would["msg"].startswith("tenant blue would rotate its encryption key to key-2: stages promote, drop, "), would
+    refused = run_playbook(PLAYBOOK, tenants["dir"], inventory=str(rotating), args=("--limit", "green"))
+    assert refused.rc != 0
+    msg = refused.task("The tenant spec is valid (nothing has changed yet)", host="green")["msg"]
+    assert msg == ("tenant green: tenant.encryption_key_generation: 2 rotates the key of a write-frozen tenant; a "
+                   "rotation writes again what the old key sealed: set tenant.write_freeze: false for it, or leave "
+                   "tenant.encryption_key_generation out"), msg
+    assert _changed(refused) == {}
+    assert {name: _pki_secret(kube_control_plane, name) for name in ("blue", "green")} == before
+    assert {name: etcd_cluster.etcdctl("role", "get", name).stdout for name in ("blue", "green")} == roles
+    assert [k["name"] for k in json.loads(before["blue"][1])["resources"][0]["providers"][0]["secretbox"]["keys"]] \
+        == ["key-1"]
+
+
 QUOTA_TASK = "Tenants over their storage quota are write-frozen (tenant.storage_quota)"
 
 

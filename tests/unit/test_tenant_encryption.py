@@ -106,3 +106,71 @@ def test_what_a_key_does_not_seal_is_listed_by_kind_namespace_and_name():
         {"kind": "Secret", "namespace": "kube-system", "name": "rotated"}]
     assert encryption.etcd_paths(["secrets", "configmaps", "widgets.example.com"]) == {
         "secrets": "secrets/", "configmaps": "configmaps/"}
+
+
+def _names(text):
+    return [k["name"] for k in encryption.keys_of(text)]
+
+
+def test_a_rotation_adds_the_new_key_last_then_promotes_it_then_drops_the_others():
+    """Each stage is what every replica runs before the next: the new key read first (added last),
+    then sealing (first), then alone; the stored text says how far a rotation went."""
+    one = encryption.reconcile(None, ["secrets"])[0]
+    assert encryption.rotation_stages(one, ["secrets"], None) == []
+    assert encryption.rotation_stages(one, ["secrets"], 1) == []
+    added, why = encryption.reconcile(one, ["secrets"], 2)
+    assert why.startswith("key-2 added") and _names(added) == ["key-1", "key-2"]
+    assert encryption.keys_of(added)[0] == encryption.keys_of(one)[0]
+    (promote, promoted), (drop, dropped) = encryption.rotation_stages(added, ["secrets"], 2)
+    assert (promote, _names(promoted)) == ("promote", ["key-2", "key-1"])
+    assert (drop, _names(dropped)) == ("drop", ["key-2"])
+    assert encryption.keys_of(dropped)[0] == encryption.keys_of(added)[1]
+    # resumed from each stored stage: the same key, nothing made anew
+    assert encryption.reconcile(added, ["secrets"], 2) == (added, None)
+    assert encryption.reconcile(promoted, ["secrets"], 2) == (promoted, None)
+    assert [s for s, _t in encryption.rotation_stages(promoted, ["secrets"], 2)] == ["drop"]
+    assert encryption.reconcile(dropped, ["secrets"], 2) == (dropped, None)
+    assert encryption.rotation_stages(dropped, ["secrets"], 2) == []
+    # left out of the spec afterwards: the key that seals is kept
+    assert encryption.reconcile(dropped, ["secrets"]) == (dropped, None)
+    # a new tenant starts at the generation named
+    assert _names(encryption.reconcile(None, ["secrets"], 3)[0]) == ["key-3"]
+
+
+@pytest.mark.parametrize(("stored", "generation", "message"), [
+    (["key-2"], 1, "tenant.encryption_key_generation: 1 is below the key that seals now (key-2); keys only move "
+                   "forward: set 2 (keep it) or 3 (rotate)"),
+    (["key-1", "key-3"], 2, "tenant.encryption_key_generation: 2 is below key-3, already held; a new key takes "
+                            "the next number: set 4"),
+])
+def test_a_generation_below_the_keys_held_is_refused(stored, generation, message):
+    text = encryption.render(["secrets"], [dict(encryption.new_key(1), name=n) for n in stored])
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(")", r"\)") + "$"):
+        encryption.reconcile(text, ["secrets"], generation, "tenant.encryption_key_generation")
+
+
+def test_values_are_counted_by_the_key_that_seals_them():
+    assert encryption.sealing_keys([b"k8s:enc:secretbox:v1:key-2:\x00", b"k8s:enc:secretbox:v1:key-1:..",
+                                    b"k8s:enc:secretbox:v1:key-2:..", b"k8s\x00\n\x0c plain", b"{}"]) == {
+        "key-1": 1, "key-2": 2}
+
+
+def test_the_plan_carries_each_stage_as_the_pki_secret_and_the_deployment(build_tenant, etcd_ca, settings):
+    spec, material, objs = build_tenant()
+    rotating = tenant_spec.normalize({"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443},
+                                      "encryption_key_generation": 2})
+    again, changed = plan.reconcile_material(rotating, material, etcd_ca)
+    assert changed[encryption.CONFIG_ITEM].startswith("key-2 added")
+    stages = plan.rotation(rotating, again, etcd_ca["cert"], settings)
+    assert [(s["stage"], s["keys"]) for s in stages] == [("promote", ["key-2", "key-1"]), ("drop", ["key-2"])]
+    checksums = set()
+    for stage in stages:
+        assert [(o["kind"], o["metadata"]["name"]) for o in stage["objects"]] == [
+            ("Secret", "kamaji-pki"), ("Deployment", "kube-control-plane")]
+        secret, deployment = stage["objects"]
+        stored = base64.b64decode(secret["data"][encryption.CONFIG_ITEM]).decode()
+        assert _names(stored) == stage["keys"]
+        checksums.add(deployment["spec"]["template"]["metadata"]["annotations"]["kamaji.core/pki-checksum"])
+    # each stage rolls the replicas (its own checksum)
+    assert len(checksums) == 2
+    assert plan.rotation(spec, material, etcd_ca["cert"], settings) == []

@@ -80,6 +80,9 @@ BAD = [
     ({"storage_quota": 0}, "tenant.storage_quota"),
     ({"storage_quota": "0.5"}, "tenant.storage_quota"),
     ({"storage_quota": True}, "tenant.storage_quota"),
+    ({"encryption_key_generation": 0}, "tenant.encryption_key_generation"),
+    ({"encryption_key_generation": "2"}, "tenant.encryption_key_generation"),
+    ({"encryption_key_generation": True}, "tenant.encryption_key_generation"),
 ]
 
 

@@ -135,7 +135,7 @@ def ensure_auth(client: Client, state: str = "enabled", check: bool = False) -> 
 def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str | None = None,
                   user: str | None = None, role: str | None = None, purge: bool = False, measure: bool = True,
                   check: bool = False, permission: str = "readwrite", quota_bytes: int | None = None,
-                  sealed_with: tuple[str, list[str]] | None = None,
+                  sealed_with: tuple[str, list[str], bool] | None = None,
                   ) -> tuple[bool, dict[str, Any], dict[str, Any], dict[str, Any]]:
     """A tenant's etcd user and role, confined to the tenant prefix: ``readwrite``, or ``read``
     (a write-frozen tenant: its API server reads, every write is refused by etcd).
@@ -143,7 +143,9 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
     With ``quota_bytes``, the prefix is measured first and a tenant holding more than that
     is write-frozen (``stats["over_quota"]``), whatever ``permission`` says; under it again,
     ``permission`` applies. With ``sealed_with`` (a key name and resources), ``stats["unsealed"]``
-    lists the keys of those resources (below the prefix) that key does not seal (read only).
+    lists the keys of those resources (below the prefix) that key does not seal, and with its third
+    item true ``stats["sealing_keys"]`` counts the values each key seals under the whole prefix
+    (read only).
 
     Returns ``(changed, before, after, stats)``; ``stats`` holds ``keys`` and ``bytes``
     under the prefix (for ``absent`` with ``purge``, what was deleted).
@@ -167,10 +169,13 @@ def ensure_tenant(client: Client, name: str, state: str = "present", prefix: str
         if measure and "keys" not in stats:
             stats["keys"], stats["bytes"] = client.prefix_stats(prefix)
         if sealed_with is not None:
-            key_name, resources = sealed_with
+            key_name, resources, count_keys = sealed_with
             stats["unsealed"] = []
             for path in encryption.etcd_paths(resources).values():
                 stats["unsealed"] += encryption.unsealed(client.export_prefix(prefix + path), to_bytes(prefix), key_name)
+            stats["unsealed"].sort(key=lambda o: (o["kind"], o["namespace"], o["name"]))
+            if count_keys:
+                stats["sealing_keys"] = encryption.sealing_keys(v for _k, v in client.export_prefix(prefix))
         return (r_changed or u_changed, {"role": r_before, "user": u_before}, {"role": r_after, "user": u_after}, stats)
 
     # the user and role go first: a tenant API server still running (a pod on a machine that

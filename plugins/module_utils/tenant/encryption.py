@@ -9,6 +9,12 @@ sealed with the first key (``secretbox``: XSalsa20-Poly1305, a 32-byte key); the
 ``identity`` only read, so data written before encryption (or under an older key) still reads
 back. A key is made once and kept: the configuration is rebuilt from the keys it holds, so the
 same spec gives the same text and a no-op run sends nothing.
+
+Key rotation (``tenant.encryption_key_generation``: the number N of the key ``key-N`` that seals)
+goes in stages, each rolled out to every replica before the next: the new key is added after the
+others (every replica can read it before any writes with it), then it moves first (it seals), then
+what the old keys sealed is written again, then they are dropped. The stored configuration says how
+far a rotation went, so a stopped run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -96,13 +102,70 @@ def render(resources: Iterable[str], keys: list[dict[str, str]]) -> str:
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
 
 
-def reconcile(existing: str | None, resources: Iterable[str]) -> tuple[str, str | None]:
-    """(configuration, why it changed or None): the stored one kept, a first key made when there is none."""
+def key_number(name: str) -> int:
+    match = KEY_NAME_RE.match(name)
+    if not match:
+        raise EncryptionError("%s: %r is not a key name (key-<number>)" % (CONFIG_ITEM, name))
+    return int(match.group(1))
+
+
+def check_generation(value: object, field: str) -> int | None:
+    """The spec's key generation: none (keep the key that seals) or a positive whole number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("%s: %r must be a positive whole number (N names the key key-N that seals; raise it "
+                         "by one to rotate the tenant's key)" % (field, value))
+    return value
+
+
+def reconcile(existing: str | None, resources: Iterable[str], generation: int | None = None,
+              field: str = "encryption_key_generation") -> tuple[str, str | None]:
+    """(configuration to apply now, why it changed or None): the stored one kept, a first key made
+    when there is none; with a ``generation`` above every key held, its key is added after the
+    others (the first stage of a rotation: ``rotation_stages`` names the rest). A generation below
+    the key that seals, or below a key held, is refused (ValueError naming ``field``): keys only
+    move forward, and a dropped key never comes back."""
     resources = list(resources)
     if not existing:
-        return render(resources, [new_key(1)]), "missing"
-    text = render(resources, keys_of(existing))
-    return text, (None if text == existing else "encrypted resources changed")
+        return render(resources, [new_key(generation or 1)]), "missing"
+    keys = keys_of(existing)
+    why = None
+    if generation is not None:
+        numbers = [key_number(k["name"]) for k in keys]
+        sealing = numbers[0]
+        if generation < sealing:
+            raise ValueError("%s: %d is below the key that seals now (key-%d); keys only move forward: set %d "
+                             "(keep it) or %d (rotate)" % (field, generation, sealing, sealing, max(numbers) + 1))
+        if generation not in numbers:
+            if generation < max(numbers):
+                raise ValueError("%s: %d is below key-%d, already held; a new key takes the next number: set %d"
+                                 % (field, generation, max(numbers), max(numbers) + 1))
+            keys = [*keys, new_key(generation)]
+            why = "key-%d added (rotation: it is read first, then it seals)" % generation
+    text = render(resources, keys)
+    if why is None and text != existing:
+        why = "encrypted resources changed"
+    return text, why
+
+
+def rotation_stages(text: str, resources: Iterable[str], generation: int | None) -> list[tuple[str, str]]:
+    """What a rotation to key-``generation`` still has to apply after ``text`` (``reconcile``'s),
+    in order: ("promote", the configuration where it seals) while it is not first, then ("drop",
+    the configuration holding it alone) once what the others sealed is written again. None when
+    there is no rotation (no generation, or its key alone)."""
+    if generation is None:
+        return []
+    resources = list(resources)
+    keys = keys_of(text)
+    target = next((k for k in keys if k["name"] == "key-%d" % generation), None)
+    if target is None or keys == [target]:
+        return []
+    stages = []
+    if keys[0] is not target:
+        stages.append(("promote", render(resources, [target, *(k for k in keys if k is not target)])))
+    stages.append(("drop", render(resources, [target])))
+    return stages
 
 
 def primary_key(text: str) -> str:
@@ -113,6 +176,17 @@ def primary_key(text: str) -> str:
 def sealed_with(value: bytes, key_name: str) -> bool:
     """A value read raw from etcd is sealed by this configuration's key ``key_name``."""
     return value.startswith((STORED_PREFIX + key_name + ":").encode("ascii"))
+
+
+def sealing_keys(values: Iterable[bytes]) -> dict[str, int]:
+    """How many values (read raw from etcd) each key of this provider seals: {key name: count}."""
+    out: dict[str, int] = {}
+    prefix = STORED_PREFIX.encode("ascii")
+    for value in values:
+        if value.startswith(prefix):
+            name = value[len(prefix):].split(b":", 1)[0].decode("ascii", "replace")
+            out[name] = out.get(name, 0) + 1
+    return dict(sorted(out.items()))
 
 
 # the encrypted resources whose objects a run seals again: those of the core group, whose etcd

@@ -147,7 +147,9 @@ def reconcile_material(spec: Spec, existing: secrets.Material, etcd_ca: Mapping[
     sealing = existing.pop(encryption.CONFIG_ITEM, None)
     material, changed, _diff = tenant_set.reconcile(
         pki_params(spec, key_algorithm, renewal_window_days), existing, dict(etcd_ca), now)
-    material[encryption.CONFIG_ITEM], why = encryption.reconcile(sealing, spec["encrypt_resources"])
+    material[encryption.CONFIG_ITEM], why = encryption.reconcile(
+        sealing, spec["encrypt_resources"], spec.get("encryption_key_generation"),
+        tenant_spec.field("encryption_key_generation"))
     if why:
         changed[encryption.CONFIG_ITEM] = why
     return material, changed
@@ -161,6 +163,22 @@ def reconcile_pki(spec: Spec, existing_secrets: Mapping[str, Mapping[str, str] |
                                   inputs.key_algorithm, inputs.renewal_window_days, now)
     except (pki.PKIError, secrets.SecretError, encryption.EncryptionError) as exc:
         raise TenantError("pki: %s" % exc)
+    except ValueError as exc:  # a key generation the stored keys refuse
+        raise TenantError(str(exc))
+
+
+def rotation(spec: Spec, material: secrets.Material, etcd_ca_pem: str, settings: Settings) -> list[dict[str, Any]]:
+    """The stages of the tenant's key rotation still to apply after its objects (encryption.rotation_stages):
+    each with the configuration's key names in order and the two objects that carry it (its
+    kamaji-pki Secret and its control-plane Deployment, whose checksum rolls the replicas)."""
+    out = []
+    for stage, text in encryption.rotation_stages(material[encryption.CONFIG_ITEM], spec["encrypt_resources"],
+                                                  spec["encryption_key_generation"]):
+        objects = admin_objects.admin_objects(spec, {**material, encryption.CONFIG_ITEM: text}, etcd_ca_pem, settings)
+        out.append({"stage": stage, "keys": [k["name"] for k in encryption.keys_of(text)],
+                    "objects": [o for o in objects if (o["kind"], o["metadata"]["name"]) in
+                                (("Secret", secrets.SECRET_PKI), ("Deployment", admin_objects.DEPLOYMENT))]})
+    return out
 
 
 # ------------------------------------------------------------------ the batch
@@ -193,6 +211,13 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
             % (tenant_spec.field("kubernetes_version"), spec["kubernetes_version"], running,
                tenant_spec.field("write_freeze"), running))
     material, changed = reconcile_pki(spec, secrets_by_ns.get(namespace) or {}, inputs, now)
+    stages = rotation(spec, material, inputs.etcd_ca["cert"], inputs.settings)
+    if stages and spec["write_freeze"]:
+        raise TenantError(
+            "%s: %s rotates the key of a write-frozen tenant; a rotation writes again what the old key sealed: "
+            "set %s: false for it, or leave %s out" % (
+                tenant_spec.field("encryption_key_generation"), spec["encryption_key_generation"],
+                tenant_spec.field("write_freeze"), tenant_spec.field("encryption_key_generation")))
     result = {
         "spec": spec,
         "changed_items": changed,
@@ -203,6 +228,7 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         "ca_cert_hash": material["ca_cert_hash"],
         "ca_cert": material["ca"]["cert"],
         "sealing_key": encryption.primary_key(material[encryption.CONFIG_ITEM]),
+        "rotation": stages,
     }
     # the record last: it names what was applied once the objects before it are in
     return result, [*admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings),

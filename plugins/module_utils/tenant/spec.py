@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "storage_quota": None,
     # sealed in etcd with the tenant's own key (tenant.encrypt_resources)
     "encrypt_resources": list(encryption.DEFAULT_RESOURCES),
+    # N: the tenant's key key-N seals; raise it by one to rotate the key (none: keep the one that seals)
+    "encryption_key_generation": None,
 }
 # A tenant's life in the inventory: ``state: absent`` deletes it, and only when
 # ``confirm_delete`` repeats its name (the guard: a variable, never a prompt).
@@ -349,6 +351,10 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
             raise SpecError("%s: %r must be true or false" % (field("addons", addon), enabled))
     try:
         spec["encrypt_resources"] = encryption.check_resources(spec["encrypt_resources"], field("encrypt_resources"))
+    except ValueError as exc:
+        raise SpecError(str(exc))
+    try:
+        encryption.check_generation(spec["encryption_key_generation"], field("encryption_key_generation"))
     except ValueError as exc:
         raise SpecError(str(exc))
     quota = quota_bytes(spec["storage_quota"], field("storage_quota"))
