@@ -472,6 +472,11 @@ class Client:
         for kv in self._pages(prefix):
             yield kv.key, kv.value
 
+    def export_prefix_revisions(self, prefix: str) -> Iterator[tuple[bytes, bytes, int]]:
+        """(key, value, mod_revision) of every key under ``prefix``."""
+        for kv in self._pages(prefix):
+            yield kv.key, kv.value, int(kv.mod_revision)
+
     def revision(self) -> int:
         resp = self.call("reading the revision", self.channel.kv.Range,
                          rpc_pb2.RangeRequest(key=b"\0", count_only=True))

@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# Copyright: kamaji.core contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tenant_backup
+short_description: Back up one tenant into an archive of its own, or restore it from one
+version_added: 0.1.0
+description:
+  - O(state=created) reads every key under the tenant's etcd prefix (with the order etcd wrote
+    them in) and writes, into O(dir), one archive holding them, the tenant's spec (O(spec)) and
+    its Secrets in the admin cluster (O(secrets)) sealed with the operator's backup key
+    (O(backup_key), AES-256-GCM). Archives of the tenant beyond the O(keep) newest in O(dir) are
+    removed. Each run makes a new archive (changed).
+  - O(state=restored) reads the archive O(path), checks every member against its manifest and
+    opens its Secrets with O(backup_key) before anything changes, then writes the tenant's keys
+    back under its prefix in their order and returns its Secrets (RV(secrets)) for the caller to
+    apply in the admin cluster. A prefix that holds keys is refused unless O(overwrite=true)
+    (then the keys the archive does not hold are deleted).
+  - The archive's etcd values stay as etcd held them (Secrets sealed by the tenant's encryption
+    key); the key itself is in the sealed Secrets. Without the backup key nothing in it reads
+    in the clear.
+author:
+  - kamaji.core maintainers (@kamaji-core)
+extends_documentation_fragment:
+  - kamaji.core.attributes
+  - kamaji.core.attributes.diff_none
+  - kamaji.core.etcd
+options:
+  state:
+    description: Make an archive, or restore the tenant from one.
+    type: str
+    choices: [created, restored]
+    default: created
+  name:
+    description: The tenant's name (its etcd prefix is C(/<name>/)). A restore refuses an archive of another tenant.
+    type: str
+    required: true
+  backup_key:
+    description:
+      - 32 random bytes, base64-encoded (C(head -c 32 /dev/urandom | base64)); the same key opens
+        the archive again. Another size is refused before anything is read.
+    type: str
+    required: true
+  secrets:
+    description:
+      - With O(state=created), the tenant's Secrets in the admin cluster, by name, each its C(data)
+        as the API returns it (base64 values).
+    type: dict
+  spec:
+    description: With O(state=created), the tenant's applied spec (its record), kept in the archive as it is.
+    type: dict
+  dir:
+    description: With O(state=created), the directory the archive is written to (it must exist).
+    type: path
+  keep:
+    description: With O(state=created), how many archives of this tenant O(dir) keeps (the newest); C(0) keeps all.
+    type: int
+    default: 7
+  path:
+    description: With O(state=restored), the archive.
+    type: path
+  overwrite:
+    description:
+      - With O(state=restored), restore over a prefix that holds keys (a live tenant, or what is
+        left of one): the guard. Without it such a prefix is refused and nothing changes.
+    type: bool
+    default: false
+requirements:
+  - cryptography
+"""
+
+EXAMPLES = r"""
+- name: Back up tenant acme into /var/backups/kamaji/tenants, keeping 7
+  kamaji.core.tenant_backup:
+    name: acme
+    backup_key: "{{ vault_kamaji_backup_key }}"
+    secrets: "{{ acme_secrets }}"
+    spec: "{{ acme_spec }}"
+    dir: /var/backups/kamaji/tenants
+  no_log: true
+
+- name: Restore it (its prefix is empty)
+  kamaji.core.tenant_backup:
+    state: restored
+    name: acme
+    backup_key: "{{ vault_kamaji_backup_key }}"
+    path: /var/backups/kamaji/tenants/acme-20261206T031500Z.tenant-backup.tar
+  register: restored
+  no_log: true
+"""
+
+RETURN = r"""
+path:
+  description: The archive written (or, with O(state=restored), read).
+  returned: always
+  type: str
+sha256:
+  description: The archive's sha256.
+  returned: with O(state=created), unless in check mode
+  type: str
+keys:
+  description: Keys under the tenant's prefix in the archive.
+  returned: always
+  type: int
+bytes:
+  description: Bytes of those keys and values.
+  returned: always
+  type: int
+revision:
+  description: The etcd revision the keys were read at.
+  returned: always
+  type: int
+created:
+  description: When the archive was made (UTC, ISO 8601).
+  returned: always
+  type: str
+removed:
+  description: Archives of the tenant removed from O(dir) by O(keep).
+  returned: with O(state=created)
+  type: list
+  elements: str
+written:
+  description: Keys written back by the restore.
+  returned: with O(state=restored)
+  type: int
+deleted:
+  description: Keys under the prefix the archive does not hold, deleted (O(overwrite=true)).
+  returned: with O(state=restored)
+  type: int
+secrets:
+  description: The tenant's Secrets from the archive, by name, each its C(data) (base64 values); contains keys.
+  returned: with O(state=restored)
+  type: dict
+spec:
+  description: The tenant's spec from the archive.
+  returned: with O(state=restored)
+  type: dict
+"""
+
+import datetime
+import json
+import os
+from typing import Any
+
+from ansible_collections.kamaji.core.plugins.module_utils.common.deps import require
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import module as etcd_module
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import tenant_names
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.report import EtcdError
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import backup
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
+    state=dict(type="str", default="created", choices=["created", "restored"]),
+    name=dict(type="str", required=True),
+    backup_key=dict(type="str", required=True, no_log=True),
+    secrets=dict(type="dict", no_log=True),
+    spec=dict(type="dict"),
+    dir=dict(type="path"),
+    keep=dict(type="int", default=7),
+    path=dict(type="path"),
+    overwrite=dict(type="bool", default=False),
+)
+
+
+def validate(module: Any) -> None:
+    """Bad input fails here, before etcd is contacted."""
+    p = module.params
+    require(module, backup.AEAD)
+    tenant_names(p["name"])
+    try:
+        backup.check_key(p["backup_key"], "backup_key")
+    except backup.BackupError as exc:
+        raise EtcdError(str(exc))
+    if p["state"] == "created":
+        if not p["dir"] or not os.path.isdir(p["dir"]):
+            raise EtcdError("dir: %r is not a directory on %s (create it first)" % (p["dir"], os.uname()[1]))
+        if p["keep"] < 0:
+            raise EtcdError("keep: %d must be 0 (keep every archive) or more" % p["keep"])
+        if not p["secrets"]:
+            raise EtcdError("secrets: the tenant's Secrets are required (a backup without its CA and keys "
+                            "cannot bring the tenant back)")
+    elif not p["path"]:
+        raise EtcdError("path: the archive to restore is required")
+
+
+def create(module: Any, client: Any) -> dict[str, Any]:
+    p = module.params
+    prefix = tenant_names(p["name"])[0]
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    revision = client.revision()
+    etcd_data, keys, size = backup.etcd_member(prefix, client.export_prefix_revisions(prefix))
+    manifest = {"tenant": p["name"], "prefix": prefix, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "revision": revision, "keys": keys, "bytes": size}
+    sealed = backup.seal(backup.check_key(p["backup_key"], "backup_key"),
+                         json.dumps(p["secrets"], sort_keys=True).encode("utf-8"), manifest)
+    path = os.path.join(p["dir"], backup.archive_name(p["name"], now))
+    result: dict[str, Any] = dict(changed=True, path=path, keys=keys, bytes=size, revision=revision,
+                                  created=manifest["created"])
+    names = os.listdir(p["dir"])
+    if module.check_mode:
+        result["removed"] = backup.expired([*names, os.path.basename(path)], p["name"], p["keep"])
+        return result
+    result["sha256"] = backup.write_archive(path, manifest, {
+        backup.ETCD: etcd_data, backup.SPEC: json.dumps(p["spec"] or {}, sort_keys=True, indent=2).encode("utf-8"),
+        backup.SECRETS: sealed})
+    result["removed"] = backup.expired(os.listdir(p["dir"]), p["name"], p["keep"])
+    for name in result["removed"]:
+        os.unlink(os.path.join(p["dir"], name))
+    return result
+
+
+def restore(module: Any, client: Any) -> dict[str, Any]:
+    p = module.params
+    prefix = tenant_names(p["name"])[0]
+    try:
+        manifest, members = backup.read_archive(p["path"])
+        if manifest.get("tenant") != p["name"]:
+            raise backup.BackupError("name: %s, but %s is a backup of tenant %s" % (p["name"], p["path"], manifest.get("tenant")))
+        secrets = json.loads(backup.unseal(backup.check_key(p["backup_key"], "backup_key"),
+                                           members[backup.SECRETS], manifest, "backup_key"))
+        items = backup.etcd_items(members[backup.ETCD], p["path"])
+    except backup.BackupError as exc:
+        raise EtcdError(str(exc))
+    pb = prefix.encode("utf-8")
+    wanted = [(pb + k, v) for k, v in items]
+    current = dict(client.export_prefix(prefix))
+    if current and not p["overwrite"]:
+        raise EtcdError("overwrite: etcd holds %d keys under %s (a live tenant, or what is left of one); restoring "
+                        "over them needs the guard (overwrite: true), nothing was changed" % (len(current), prefix))
+    to_put = [(k, v) for k, v in wanted if current.get(k) != v]
+    extra = sorted(set(current) - {k for k, _v in wanted})
+    if not module.check_mode:
+        for key in extra:
+            client.delete_key(key)
+        client.put_many(to_put)
+    return dict(changed=bool(to_put or extra), path=p["path"], keys=manifest["keys"], bytes=manifest["bytes"],
+                revision=manifest["revision"], created=manifest["created"], written=len(to_put),
+                deleted=len(extra), secrets=secrets, spec=json.loads(members[backup.SPEC] or b"{}"))
+
+
+def work(module: Any, client: Any) -> dict[str, Any]:
+    return create(module, client) if module.params["state"] == "created" else restore(module, client)
+
+
+def main() -> None:
+    etcd_module.main(ARGUMENT_SPEC, work, validate)
+
+
+if __name__ == "__main__":
+    main()
