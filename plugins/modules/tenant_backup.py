@@ -12,13 +12,13 @@ version_added: 0.1.0
 description:
   - O(state=created) reads every key under the tenant's etcd prefix (with the order etcd wrote
     them in) and writes, into O(dir), one archive holding them, the tenant's spec (O(spec)) and
-    its Secrets in the admin cluster (O(secrets)) sealed with the operator's backup key
+    its Namespace and Secrets in the admin cluster (O(objects)), sealed with the operator's backup key
     (O(backup_key), AES-256-GCM). Archives of the tenant beyond the O(keep) newest in O(dir) are
     removed. Each run makes a new archive (changed).
   - O(state=restored) reads the archive O(path), checks every member against its manifest and
     opens its Secrets with O(backup_key) before anything changes, then writes the tenant's keys
-    back under its prefix in their order and returns its Secrets (RV(secrets)) for the caller to
-    apply in the admin cluster. A prefix that holds keys is refused unless O(overwrite=true)
+    back under its prefix in their order and returns its Namespace and Secrets (RV(objects)) for the
+    caller to apply in the admin cluster. A prefix that holds keys is refused unless O(overwrite=true)
     (then the keys the archive does not hold are deleted).
   - The archive's etcd values stay as etcd held them (Secrets sealed by the tenant's encryption
     key); the key itself is in the sealed Secrets. Without the backup key nothing in it reads
@@ -45,11 +45,14 @@ options:
         the archive again. Another size is refused before anything is read.
     type: str
     required: true
-  secrets:
+  objects:
     description:
-      - With O(state=created), the tenant's Secrets in the admin cluster, by name, each its C(data)
-        as the API returns it (base64 values).
-    type: dict
+      - With O(state=created), the tenant's Namespace and Secrets as read from the admin cluster;
+        each is kept with its kind, name, namespace, labels, type and data (what the API server
+        fills in, such as its uid and resourceVersion, is left out). They hold the tenant's keys:
+        set C(no_log) on the task.
+    type: list
+    elements: dict
   spec:
     description: With O(state=created), the tenant's applied spec (its record), kept in the archive as it is.
     type: dict
@@ -61,7 +64,8 @@ options:
     type: int
     default: 7
   path:
-    description: With O(state=restored), the archive.
+    description:
+      - With O(state=restored), the archive, or a directory: the newest archive of the tenant in it.
     type: path
   overwrite:
     description:
@@ -78,7 +82,7 @@ EXAMPLES = r"""
   kamaji.core.tenant_backup:
     name: acme
     backup_key: "{{ vault_kamaji_backup_key }}"
-    secrets: "{{ acme_secrets }}"
+    objects: "{{ acme_namespace_and_secrets }}"
     spec: "{{ acme_spec }}"
     dir: /var/backups/kamaji/tenants
   no_log: true
@@ -88,7 +92,7 @@ EXAMPLES = r"""
     state: restored
     name: acme
     backup_key: "{{ vault_kamaji_backup_key }}"
-    path: /var/backups/kamaji/tenants/acme-20261206T031500Z.tenant-backup.tar
+    path: /var/backups/kamaji/tenants  # its newest archive there
   register: restored
   no_log: true
 """
@@ -131,10 +135,11 @@ deleted:
   description: Keys under the prefix the archive does not hold, deleted (O(overwrite=true)).
   returned: with O(state=restored)
   type: int
-secrets:
-  description: The tenant's Secrets from the archive, by name, each its C(data) (base64 values); contains keys.
+objects:
+  description: The tenant's Namespace and Secrets from the archive, to apply as they are; contains keys.
   returned: with O(state=restored)
-  type: dict
+  type: list
+  elements: dict
 spec:
   description: The tenant's spec from the archive.
   returned: with O(state=restored)
@@ -156,7 +161,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = dict(
     state=dict(type="str", default="created", choices=["created", "restored"]),
     name=dict(type="str", required=True),
     backup_key=dict(type="str", required=True, no_log=True),
-    secrets=dict(type="dict", no_log=True),
+    # holds keys: the task is no_log (an option-level no_log would mask every short value in the output)
+    objects=dict(type="list", elements="dict"),
     spec=dict(type="dict"),
     dir=dict(type="path"),
     keep=dict(type="int", default=7),
@@ -179,8 +185,8 @@ def validate(module: Any) -> None:
             raise EtcdError("dir: %r is not a directory on %s (create it first)" % (p["dir"], os.uname()[1]))
         if p["keep"] < 0:
             raise EtcdError("keep: %d must be 0 (keep every archive) or more" % p["keep"])
-        if not p["secrets"]:
-            raise EtcdError("secrets: the tenant's Secrets are required (a backup without its CA and keys "
+        if not any(o.get("kind") == "Secret" for o in p["objects"] or []):
+            raise EtcdError("objects: the tenant's Secrets are required (a backup without its CA and keys "
                             "cannot bring the tenant back)")
     elif not p["path"]:
         raise EtcdError("path: the archive to restore is required")
@@ -195,7 +201,7 @@ def create(module: Any, client: Any) -> dict[str, Any]:
     manifest = {"tenant": p["name"], "prefix": prefix, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "revision": revision, "keys": keys, "bytes": size}
     sealed = backup.seal(backup.check_key(p["backup_key"], "backup_key"),
-                         json.dumps(p["secrets"], sort_keys=True).encode("utf-8"), manifest)
+                         json.dumps(backup.kept_objects(p["objects"]), sort_keys=True).encode("utf-8"), manifest)
     path = os.path.join(p["dir"], backup.archive_name(p["name"], now))
     result: dict[str, Any] = dict(changed=True, path=path, keys=keys, bytes=size, revision=revision,
                                   created=manifest["created"])
@@ -216,12 +222,13 @@ def restore(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
     prefix = tenant_names(p["name"])[0]
     try:
-        manifest, members = backup.read_archive(p["path"])
+        path = backup.archive_path(p["path"], p["name"])
+        manifest, members = backup.read_archive(path)
         if manifest.get("tenant") != p["name"]:
-            raise backup.BackupError("name: %s, but %s is a backup of tenant %s" % (p["name"], p["path"], manifest.get("tenant")))
-        secrets = json.loads(backup.unseal(backup.check_key(p["backup_key"], "backup_key"),
+            raise backup.BackupError("name: %s, but %s is a backup of tenant %s" % (p["name"], path, manifest.get("tenant")))
+        objects = json.loads(backup.unseal(backup.check_key(p["backup_key"], "backup_key"),
                                            members[backup.SECRETS], manifest, "backup_key"))
-        items = backup.etcd_items(members[backup.ETCD], p["path"])
+        items = backup.etcd_items(members[backup.ETCD], path)
     except backup.BackupError as exc:
         raise EtcdError(str(exc))
     pb = prefix.encode("utf-8")
@@ -236,9 +243,9 @@ def restore(module: Any, client: Any) -> dict[str, Any]:
         for key in extra:
             client.delete_key(key)
         client.put_many(to_put)
-    return dict(changed=bool(to_put or extra), path=p["path"], keys=manifest["keys"], bytes=manifest["bytes"],
+    return dict(changed=bool(to_put or extra), path=path, keys=manifest["keys"], bytes=manifest["bytes"],
                 revision=manifest["revision"], created=manifest["created"], written=len(to_put),
-                deleted=len(extra), secrets=secrets, spec=json.loads(members[backup.SPEC] or b"{}"))
+                deleted=len(extra), objects=objects, spec=json.loads(members[backup.SPEC] or b"{}"))
 
 
 def work(module: Any, client: Any) -> dict[str, Any]:

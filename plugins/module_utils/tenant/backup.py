@@ -11,8 +11,8 @@ The archive (``<tenant>-<UTC time>.tenant-backup.tar``, mode 0600) holds four me
   order etcd last wrote them (their ``mod_revision``), so a restore writes them in that order;
 - ``spec.json``: the spec the tenants play applied (the tenant's record), for the operator and
   for a restore's check that it restores the tenant it names;
-- ``secrets.sealed``: the tenant's Secrets in the admin cluster (its CAs and keys, its
-  kubeconfigs, its encryption keys), sealed with the operator's backup key (AES-256-GCM, a
+- ``secrets.sealed``: the tenant's Namespace and Secrets in the admin cluster (its CAs and
+  keys, its kubeconfigs, its encryption keys), sealed with the operator's backup key (AES-256-GCM, a
   32-byte key; the tenant's name and the time the archive was made are authenticated with
   it). Values in ``etcd.jsonl`` that the tenant's encryption key sealed stay sealed: the
   archive reads back nothing in the clear without the backup key.
@@ -163,7 +163,40 @@ def read_archive(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     return manifest, members
 
 
+def _archives(names: Iterable[str], tenant: str) -> list[str]:
+    """The archive names of ``tenant``, oldest first (their names sort by time)."""
+    return sorted(n for n in names if (m := NAME_RE.match(n)) and m.group("tenant") == tenant)
+
+
 def expired(names: Iterable[str], tenant: str, keep: int) -> list[str]:
-    """The archives of ``tenant`` beyond the ``keep`` newest (their names sort by time)."""
-    mine = sorted(n for n in names if (m := NAME_RE.match(n)) and m.group("tenant") == tenant)
-    return mine[:-keep] if keep > 0 else mine
+    """The archives of ``tenant`` beyond the ``keep`` newest; ``keep`` 0 keeps them all."""
+    mine = _archives(names, tenant)
+    return mine[:-keep] if keep > 0 else []
+
+
+def archive_path(path: str, tenant: str) -> str:
+    """``path`` itself, or when it is a directory the newest archive of ``tenant`` in it."""
+    if not os.path.isdir(path):
+        return path
+    mine = _archives(os.listdir(path), tenant)
+    if not mine:
+        raise BackupError("path: %s holds no archive of tenant %s (%s<time>%s)" % (path, tenant, tenant + "-", SUFFIX))
+    return os.path.join(path, mine[-1])
+
+
+# what an object keeps in the archive: what a restore applies (the API server fills in the rest)
+KEPT_METADATA = ("name", "namespace", "labels")
+
+
+def kept_objects(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        kept: dict[str, Any] = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                                "metadata": {k: meta[k] for k in KEPT_METADATA if meta.get(k)}}
+        for key in ("type", "data"):
+            if key in obj:
+                kept[key] = obj[key]
+        out.append(kept)
+    # the Namespace first: the Secrets are applied into it
+    return sorted(out, key=lambda o: (o["kind"] != "Namespace", str(o["kind"]), str(o["metadata"].get("name"))))
