@@ -1,15 +1,18 @@
 """Deleting a tenant with the tenants play (``tenant.state: absent``, guarded by
-``tenant.confirm_delete``), on the fixture admin cluster and the shared TLS etcd.
+``tenant.confirm_delete``), on the fixture admin cluster and the shared TLS etcd; then bringing
+it back from the archive kamaji.core.tenant_backup made before the delete.
 
 Two tenants, ``gone`` and ``stays``, run as processes from what the role applied (as in
 test_tenant_control_plane.py). A watcher stops ``gone``'s processes once its Deployment is
 removed from the admin cluster, as the kubelet stops the pods of a deleted Deployment; a
 poller reads ``stays``' API every 0.5 s throughout. One module fixture runs the sequence
-(refusals, check mode, the delete, its re-runs); the tests read its record."""
+(the backup, refusals, check mode, the delete, its re-runs, the restore and its refusals); the
+tests read its record."""
 from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import threading
 import time
@@ -17,8 +20,12 @@ import time
 import pytest
 import yaml
 from harness.procs import binary, free_port
-from harness.runner import run_playbook
+from harness.runner import REPO, run_playbook
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
+
+BACKUP = os.path.join(REPO, "playbooks", "tenant_backup.yml")
+RESTORE = os.path.join(REPO, "playbooks", "tenant_restore.yml")
+BACKUP_KEY = base64.b64encode(bytes(range(32))).decode()
 
 pytestmark = pytest.mark.usefixtures("site_marker")
 GONE, STAYS = "gone", "stays"
@@ -93,10 +100,27 @@ def deletion(etcd_cluster, kube_control_plane, tmp_path_factory):
     try:
         ready = run_playbook(PLAYBOOK, tmp, inventory=inventory())
         assert ready.rc == 0, ready.failed_tasks()
-        conf = yaml.safe_load((tmp / f"{STAYS}.kubeconfig").read_text())
-        conf["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{ports[STAYS]}"
-        (tmp / "stays-local.kubeconfig").write_text(yaml.safe_dump(conf))
+        for name in ports:
+            conf = yaml.safe_load((tmp / f"{name}.kubeconfig").read_text())
+            conf["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{ports[name]}"
+            # a copy the tenant's user keeps: the delete removes the play's own file
+            (tmp / f"{name}-local.kubeconfig").write_text(yaml.safe_dump(conf))
         absent = {"state": "absent", "confirm_delete": GONE}
+
+        # the tenant's objects and a Secret, then its archive
+        gone_conf = str(tmp / f"{GONE}-local.kubeconfig")
+
+        def tk(*args, check=True):
+            return subprocess.run([binary("kubectl"), "--kubeconfig", gone_conf, "--request-timeout=10s", *args],
+                                  capture_output=True, text=True, check=check, timeout=60)
+
+        tk("create", "secret", "generic", "kept-secret", "--from-literal=password=s3cr3t-value")
+        for i in range(20):
+            tk("create", "configmap", f"kept-{i}", f"--from-literal=n={i}")
+        backups = tmp / "backups"
+        backup_vars = {"tenant_control_plane_backup_key": BACKUP_KEY, "tenant_control_plane_backup_dir": str(backups)}
+        rec["backup"] = run_playbook(BACKUP, tmp, backup_vars, inventory=inventory(), args=("--limit", GONE))
+        rec["archives"] = sorted(os.listdir(backups)) if backups.is_dir() else []
 
         def state():
             return {"namespace": kube.kubectl("get", "ns", f"tenant-{GONE}", check=False).returncode == 0,
@@ -126,6 +150,31 @@ def deletion(etcd_cluster, kube_control_plane, tmp_path_factory):
         rec["after"] = state()
         rec["again"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent))
         rec["check_again"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(absent), check=True)
+        rec["stays_before_restore"] = _keys(etcd_cluster, STAYS)
+
+        # the restore: refused with a wrong key before anything changes; then the tenant comes
+        # back from its archive, its control plane run anew from what was applied
+        restore_vars = {"tenant_control_plane_backup_key": BACKUP_KEY, "tenant_control_plane_restore_from": str(backups),
+                        "tenant_control_plane_wait": False}
+        wrong = dict(restore_vars, tenant_control_plane_backup_key=base64.b64encode(b"w" * 32).decode())
+        rec["restore_wrong_key"] = run_playbook(RESTORE, tmp, wrong, inventory=inventory(), args=("--limit", GONE))
+        rec["after_wrong_key"] = state()
+        start = time.monotonic()
+        rec["restore"] = run_playbook(RESTORE, tmp, restore_vars, inventory=inventory(), args=("--limit", GONE))
+        rec["restore_seconds"] = time.monotonic() - start
+        if rec["restore"].rc == 0:
+            procs["restored"] = TenantProcesses(kube, GONE, str(tmp / "proc-restored")).start()
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and tk("get", "--raw", "/readyz", check=False).stdout.strip() != "ok":
+                time.sleep(2)
+            rec["restored_secret"] = tk("get", "secret", "kept-secret", "-o", "jsonpath={.data.password}",
+                                        check=False).stdout
+            rec["restored_configmaps"] = tk("get", "configmaps", "-o", "name", check=False).stdout.split()
+            rec["restored_ready"] = run_playbook(PLAYBOOK, tmp, inventory=inventory(), args=("--limit", GONE))
+        rec["restore_live"] = run_playbook(RESTORE, tmp, restore_vars, inventory=inventory(), args=("--limit", GONE))
+        rec["after_restore"] = state()
+        rec["stays_after_restore"] = _keys(etcd_cluster, STAYS)
+        print(f"tenant {GONE} restored in {rec['restore_seconds']:.1f} s")
         poller.halt.set()
         poller.join(timeout=30)
         kubelet.join(timeout=5)
@@ -196,3 +245,47 @@ def test_a_re_run_after_the_delete_changes_nothing(deletion):
         res = deletion[label]
         assert res.rc == 0, res.failed_tasks()
         assert _changed(res) == {}, (label, res.stdout[-2000:])
+
+
+def test_the_archive_made_before_the_delete_brings_the_tenant_back_on_its_own_ca(deletion):
+    """The tenant's archive (made by kamaji.core.tenant_backup before the delete) restores its
+    keys, Namespace and Secrets; its control plane, run anew from what the play applied, serves
+    the objects and the Secret value written before, to the admin kubeconfig issued before."""
+    backup = deletion["backup"]
+    assert backup.rc == 0, backup.failed_tasks()
+    (archive,) = deletion["archives"]
+    assert archive.startswith(f"{GONE}-") and archive.endswith(".tenant-backup.tar")
+    where = backup.task("Backup - where the archive is", host=GONE)["msg"]
+    assert where.startswith(f"tenant {GONE}: ") and " etcd keys, " in where, where
+    res = deletion["restore"]
+    assert res.rc == 0, res.failed_tasks()
+    back = res.task("Restore - what came back", host=GONE)["msg"]
+    assert f"{archive} (made " in back and " deleted" in back, back
+    assert base64.b64decode(deletion["restored_secret"]).decode() == "s3cr3t-value"
+    assert {f"configmap/kept-{i}" for i in range(20)} <= set(deletion["restored_configmaps"])
+    ready = deletion["restored_ready"]
+    assert ready.rc == 0, ready.failed_tasks()
+    assert deletion["after_restore"]["namespace"] and deletion["after_restore"]["user"]
+    assert deletion["after_restore"]["kubeconfig"]
+
+
+def test_a_restore_refuses_a_wrong_key_and_a_live_tenant_before_any_change(deletion):
+    wrong = deletion["restore_wrong_key"]
+    assert wrong.rc != 0
+    msg = wrong.task("Restore - the archive was read and written back (or why not)", host=GONE)["msg"]
+    assert msg == (f"tenant {GONE}: backup_key: the archive's Secrets cannot be opened with this key: it is not the "
+                   "backup key the archive was made with"), msg
+    assert deletion["after_wrong_key"] == {"namespace": False, "keys": [], "user": False, "role": False,
+                                           "kubeconfig": False}
+    live = deletion["restore_live"]
+    assert live.rc != 0 and _changed(live) == {}
+    msg = live.task("Restore - over a live tenant only with its guard (tenant_control_plane_restore_confirm)",
+                    host=GONE)["msg"]
+    assert msg.startswith(f"tenant {GONE} is live: namespace tenant-{GONE} exists in the admin cluster."), msg
+    assert msg.endswith(f"set tenant_control_plane_restore_confirm: {GONE} to do so. Nothing was changed."), msg
+
+
+def test_the_other_tenant_is_untouched_by_the_restore(deletion):
+    before, after = deletion["stays_before_restore"], deletion["stays_after_restore"]
+    own = tuple(f"/{STAYS}/{kind}/" for kind in ("leases", "masterleases", "peerserverleases", "events"))
+    assert sorted(k for k in before if before[k] != after.get(k) and not k.startswith(own)) == []
