@@ -773,7 +773,8 @@ def test_a_tenants_key_rotation_reseals_its_secrets_while_it_serves(site, etcd_c
     poller.start()
     try:
         start = time.monotonic()
-        rotated = run_playbook(tenants_play, tmp_path, inventory=site["inventory"], args=("--limit", "acme"))
+        rotated = run_playbook(tenants_play, tmp_path, {"kamaji_bundle_dir": site["new_bundle"]},
+                               inventory=site["inventory"], args=("--limit", "acme"))
         seconds = time.monotonic() - start
     finally:
         poller.stop()
@@ -796,7 +797,8 @@ def test_a_tenants_key_rotation_reseals_its_secrets_while_it_serves(site, etcd_c
     assert left == [], left
     read = kubectl(conf, "get", "secret", "sealed-check", "-o", "jsonpath={.data.k}").stdout
     assert base64.b64decode(read).decode() == "nobody-reads-this-from-etcd"
-    again = run_playbook(tenants_play, tmp_path, inventory=site["inventory"], args=("--limit", "acme"))
+    again = run_playbook(tenants_play, tmp_path, {"kamaji_bundle_dir": site["new_bundle"]},
+                         inventory=site["inventory"], args=("--limit", "acme"))
     assert again.rc == 0 and _changed(again) == {}, _changed(again)
 
 
