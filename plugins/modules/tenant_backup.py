@@ -49,8 +49,8 @@ options:
     description:
       - With O(state=created), the tenant's Namespace and Secrets as read from the admin cluster;
         each is kept with its kind, name, namespace, labels, type and data (what the API server
-        fills in, such as its uid and resourceVersion, is left out). They hold the tenant's keys:
-        set C(no_log) on the task.
+        fills in, such as its uid and resourceVersion, is left out). They hold the tenant's keys,
+        so set C(no_log) on the task.
     type: list
     elements: dict
   spec:
@@ -60,17 +60,17 @@ options:
     description: With O(state=created), the directory the archive is written to (it must exist).
     type: path
   keep:
-    description: With O(state=created), how many archives of this tenant O(dir) keeps (the newest); C(0) keeps all.
+    description: With O(state=created), how many archives of this tenant O(dir) keeps (the newest); C(0) keeps them all.
     type: int
     default: 7
   path:
     description:
-      - With O(state=restored), the archive, or a directory: the newest archive of the tenant in it.
+      - With O(state=restored), the archive, or a directory (then the newest archive of the tenant in it).
     type: path
   overwrite:
     description:
       - With O(state=restored), restore over a prefix that holds keys (a live tenant, or what is
-        left of one): the guard. Without it such a prefix is refused and nothing changes.
+        left of one); this is the guard. Without it such a prefix is refused and nothing changes.
     type: bool
     default: false
 requirements:
