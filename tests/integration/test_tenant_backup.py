@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import tarfile
+import time
 
 import pytest
 from harness.runner import run_playbook
@@ -149,3 +150,31 @@ def test_bad_input_is_refused_naming_the_field(etcd_cluster, tenant, tmp_path, a
     assert res.task("t")["msg"].startswith(message), res.task("t")["msg"]
     assert _kvs(etcd_cluster, "/bk/") == before
     assert not [n for n in os.listdir(tmp_path) if n.endswith(".tenant-backup.tar")]
+
+
+def test_a_tenant_of_a_thousand_objects_is_archived_and_restored_in_seconds(etcd_cluster, tenant, tmp_path):
+    """1,000 keys of about 1 KB (a tenant's objects, as its API server stores them): the archive and
+    the restore each take seconds (the runs' wall time, Ansible's start included, printed for
+    docs/tenant-lifecycle.md; bounded here)."""
+    dump = tmp_path / "thousand.jsonl"
+    lines = [json.dumps({"format": "kamaji.core/etcd-prefix/1", "prefix": "/bk/", "revision": 1})]
+    lines += [json.dumps({"k": base64.b64encode(f"configmaps/default/cm-{i:04d}".encode()).decode(),
+                          "v": base64.b64encode(b"v" * 1000).decode()}) for i in range(1000)]
+    dump.write_text("\n".join(lines) + "\n")
+    loaded = run_playbook([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "t", "kamaji.core.etcd_prefix": dict(
+        etcd_cluster.connection(), state="imported", path=str(dump))}]}], tmp_path)
+    assert loaded.rc == 0 and len(_kvs(etcd_cluster, "/bk/")) == 1004, loaded.stdout[-2000:]
+    backups = tmp_path / "big"
+    backups.mkdir()
+    start = time.monotonic()
+    made = run(etcd_cluster, tmp_path, {"name": "bk", "backup_key": KEY, "objects": OBJECTS, "dir": str(backups)})
+    archive = time.monotonic() - start
+    assert made.rc == 0 and made.task("t")["keys"] == 1004, made.stdout[-2000:]
+    etcd_cluster.etcdctl("del", "/bk/", "--prefix")
+    start = time.monotonic()
+    back = run(etcd_cluster, tmp_path, {"state": "restored", "name": "bk", "backup_key": KEY, "path": str(backups)})
+    restore = time.monotonic() - start
+    assert back.rc == 0 and back.task("t")["written"] == 1004, back.stdout[-2000:]
+    print(f"a tenant of 1,000 keys of 1 KB: archive {archive:.1f} s, restore {restore:.1f} s (ansible-playbook runs; "
+          f"the archive {os.path.getsize(made.task('t')['path']) // 1024} KiB)")
+    assert archive < 60 and restore < 60, (archive, restore)
