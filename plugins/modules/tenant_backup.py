@@ -146,8 +146,6 @@ spec:
   type: dict
 """
 
-import datetime
-import json
 import os
 from typing import Any
 
@@ -192,64 +190,15 @@ def validate(module: Any) -> None:
         raise EtcdError("path: the archive to restore is required")
 
 
-def create(module: Any, client: Any) -> dict[str, Any]:
+def work(module: Any, client: Any) -> dict[str, Any]:
     p = module.params
-    prefix = tenant_names(p["name"])[0]
-    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    revision = client.revision()
-    etcd_data, keys, size = backup.etcd_member(prefix, client.export_prefix_revisions(prefix))
-    manifest = {"tenant": p["name"], "prefix": prefix, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "revision": revision, "keys": keys, "bytes": size}
-    sealed = backup.seal(backup.check_key(p["backup_key"], "backup_key"),
-                         json.dumps(backup.kept_objects(p["objects"]), sort_keys=True).encode("utf-8"), manifest)
-    path = os.path.join(p["dir"], backup.archive_name(p["name"], now))
-    result: dict[str, Any] = dict(changed=True, path=path, keys=keys, bytes=size, revision=revision,
-                                  created=manifest["created"])
-    names = os.listdir(p["dir"])
-    if module.check_mode:
-        result["removed"] = backup.expired([*names, os.path.basename(path)], p["name"], p["keep"])
-        return result
-    result["sha256"] = backup.write_archive(path, manifest, {
-        backup.ETCD: etcd_data, backup.SPEC: json.dumps(p["spec"] or {}, sort_keys=True, indent=2).encode("utf-8"),
-        backup.SECRETS: sealed})
-    result["removed"] = backup.expired(os.listdir(p["dir"]), p["name"], p["keep"])
-    for name in result["removed"]:
-        os.unlink(os.path.join(p["dir"], name))
-    return result
-
-
-def restore(module: Any, client: Any) -> dict[str, Any]:
-    p = module.params
-    prefix = tenant_names(p["name"])[0]
     try:
-        path = backup.archive_path(p["path"], p["name"])
-        manifest, members = backup.read_archive(path)
-        if manifest.get("tenant") != p["name"]:
-            raise backup.BackupError("name: %s, but %s is a backup of tenant %s" % (p["name"], path, manifest.get("tenant")))
-        objects = json.loads(backup.unseal(backup.check_key(p["backup_key"], "backup_key"),
-                                           members[backup.SECRETS], manifest, "backup_key"))
-        items = backup.etcd_items(members[backup.ETCD], path)
+        if p["state"] == "created":
+            return backup.create(client, p["name"], p["backup_key"], p["objects"], p["spec"], p["dir"], p["keep"],
+                                 module.check_mode)
+        return backup.restore(client, p["name"], p["backup_key"], p["path"], p["overwrite"], module.check_mode)
     except backup.BackupError as exc:
         raise EtcdError(str(exc))
-    pb = prefix.encode("utf-8")
-    wanted = [(pb + k, v) for k, v in items]
-    current = dict(client.export_prefix(prefix))
-    if current and not p["overwrite"]:
-        raise EtcdError("overwrite: etcd holds %d keys under %s (a live tenant, or what is left of one); restoring "
-                        "over them needs the guard (overwrite: true), nothing was changed" % (len(current), prefix))
-    to_put = [(k, v) for k, v in wanted if current.get(k) != v]
-    extra = sorted(set(current) - {k for k, _v in wanted})
-    if not module.check_mode:
-        for key in extra:
-            client.delete_key(key)
-        client.put_many(to_put)
-    return dict(changed=bool(to_put or extra), path=path, keys=manifest["keys"], bytes=manifest["bytes"],
-                revision=manifest["revision"], created=manifest["created"], written=len(to_put),
-                deleted=len(extra), objects=objects, spec=json.loads(members[backup.SPEC] or b"{}"))
-
-
-def work(module: Any, client: Any) -> dict[str, Any]:
-    return create(module, client) if module.params["state"] == "created" else restore(module, client)
 
 
 def main() -> None:

@@ -101,15 +101,29 @@ def import_prefix(client: Client, src: str, prefix: str | None = None, replace: 
     """
     header, items = read_dump(src)
     prefix = validate_prefix(prefix or header["prefix"])
-    pb = prefix.encode("utf-8")
-    wanted = {pb + k: v for k, v in items}
-    current = dict(client.export_prefix(prefix))
-    to_put = [(k, v) for k, v in sorted(wanted.items()) if current.get(k) != v]
-    extra = sorted(set(current) - set(wanted)) if replace else []
+    _current, to_put, extra = prefix_changes(client, prefix, sorted(items), replace)
     changed = bool(to_put or extra)
     if changed and not check:
-        for key in extra:
-            client.delete_key(key)
-        client.put_many(to_put)
-    return changed, {"prefix": prefix, "keys": len(wanted), "written": len(to_put), "deleted": len(extra),
+        apply_changes(client, to_put, extra)
+    return changed, {"prefix": prefix, "keys": len(items), "written": len(to_put), "deleted": len(extra),
                      "source_prefix": header["prefix"], "source_revision": header.get("revision")}
+
+
+def prefix_changes(client: Client, prefix: str, items: list[tuple[bytes, bytes]],
+                   replace: bool) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
+    """What makes the keys under ``prefix`` hold ``items`` (keys relative to it): (keys there now,
+    the puts, in the order of ``items``, of the keys whose value differs, and with ``replace`` the
+    keys there that ``items`` does not hold)."""
+    pb = prefix.encode("utf-8")
+    wanted = [(pb + k, v) for k, v in items]
+    current = dict(client.export_prefix(prefix))
+    to_put = [(k, v) for k, v in wanted if current.get(k) != v]
+    extra = sorted(set(current) - {k for k, _v in wanted}) if replace else []
+    return len(current), to_put, extra
+
+
+def apply_changes(client: Client, to_put: list[tuple[bytes, bytes]], extra: list[bytes]) -> None:
+    """``prefix_changes``' deletes, then its puts (in their order, 64 per transaction)."""
+    for key in extra:
+        client.delete_key(key)
+    client.put_many(to_put)

@@ -38,6 +38,8 @@ from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import deps
 from ansible_collections.kamaji.core.plugins.module_utils.common.files import AtomicFile
+from ansible_collections.kamaji.core.plugins.module_utils.etcd import dump
+from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import tenant_names
 
 # cryptography's AES-GCM (the module fails cleanly without the library)
 AEAD = deps.Dependency("cryptography", loader=lambda: importlib.import_module(
@@ -200,3 +202,50 @@ def kept_objects(objects: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         out.append(kept)
     # the Namespace first: the Secrets are applied into it
     return sorted(out, key=lambda o: (o["kind"] != "Namespace", str(o["kind"]), str(o["metadata"].get("name"))))
+
+
+def create(client: Any, name: str, key: str, objects: Iterable[Mapping[str, Any]], spec: Mapping[str, Any] | None,
+           directory: str, keep: int, check: bool = False) -> dict[str, Any]:
+    """Write the archive of tenant ``name`` into ``directory`` and prune its older ones (``keep``);
+    the result the module returns (always changed: every run makes an archive)."""
+    prefix = tenant_names(name)[0]
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    revision = client.revision()
+    etcd_data, keys, size = etcd_member(prefix, client.export_prefix_revisions(prefix))
+    manifest = {"tenant": name, "prefix": prefix, "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "revision": revision, "keys": keys, "bytes": size}
+    sealed = seal(check_key(key, "backup_key"), json.dumps(kept_objects(objects), sort_keys=True).encode("utf-8"),
+                  manifest)
+    path = os.path.join(directory, archive_name(name, now))
+    result: dict[str, Any] = dict(changed=True, path=path, keys=keys, bytes=size, revision=revision,
+                                  created=manifest["created"])
+    if check:
+        result["removed"] = expired([*os.listdir(directory), os.path.basename(path)], name, keep)
+        return result
+    result["sha256"] = write_archive(path, manifest, {
+        ETCD: etcd_data, SPEC: json.dumps(spec or {}, sort_keys=True, indent=2).encode("utf-8"), SECRETS: sealed})
+    result["removed"] = expired(os.listdir(directory), name, keep)
+    for old in result["removed"]:
+        os.unlink(os.path.join(directory, old))
+    return result
+
+
+def restore(client: Any, name: str, key: str, path: str, overwrite: bool, check: bool = False) -> dict[str, Any]:
+    """Check and open the archive (``path``, or the newest of the tenant in that directory), then
+    write the tenant's keys back in their order; BackupError before anything changes. The result
+    holds the objects to apply (keys in them)."""
+    prefix = tenant_names(name)[0]
+    path = archive_path(path, name)
+    manifest, members = read_archive(path)
+    if manifest.get("tenant") != name:
+        raise BackupError("name: %s, but %s is a backup of tenant %s" % (name, path, manifest.get("tenant")))
+    objects = json.loads(unseal(check_key(key, "backup_key"), members[SECRETS], manifest, "backup_key"))
+    current, to_put, extra = dump.prefix_changes(client, prefix, etcd_items(members[ETCD], path), replace=True)
+    if current and not overwrite:
+        raise BackupError("overwrite: etcd holds %d keys under %s (a live tenant, or what is left of one); restoring "
+                          "over them needs the guard (overwrite: true), nothing was changed" % (current, prefix))
+    if not check:
+        dump.apply_changes(client, to_put, extra)
+    return dict(changed=bool(to_put or extra), path=path, keys=manifest["keys"], bytes=manifest["bytes"],
+                revision=manifest["revision"], created=manifest["created"], written=len(to_put),
+                deleted=len(extra), objects=objects, spec=json.loads(members[SPEC] or b"{}"))
