@@ -138,18 +138,30 @@ def test_corrupted_file_is_detected_by_name(tmp_path):
 
 @pytest.fixture
 def mirror(bundle, tmp_path):
-    """The release layout of dl.k8s.io and the etcd/CoreDNS release pages, served on loopback."""
+    """The release layout of dl.k8s.io and the etcd/CoreDNS release pages, served on loopback.
+    Each file is a small stand-in named after its tool: this tests the bundle's layout and
+    checksums, not what the binaries are (the bundle fixture's own files are run above), and the
+    real ones would have each test hash and copy a gigabyte."""
     root = tmp_path / "mirror"
-    src = os.path.join(bundle["dir"], "bin")
-    # the newest release, and the previous minor's laid out the same way (same bytes: this is a
-    # test of the bundle's layout and checksums, not of what those binaries are)
+    src = os.path.join(str(root), "src", "bin")
+    os.makedirs(src)
+    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kubeadm",
+                 "kube-proxy", "etcd", "etcdctl", "etcdutl", "coredns", "containerd", "containerd-shim-runc-v2", "ctr",
+                 "runc"):
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(b"#!/bin/sh\necho " + name.encode() + b" stand-in\n" + os.urandom(64))
+    cni_src = os.path.join(str(root), "src", "cni")
+    os.makedirs(cni_src)
+    for name in ("bridge", "host-local", "loopback", "portmap"):
+        with open(os.path.join(cni_src, name), "wb") as f:
+            f.write(b"#!/bin/sh\necho " + name.encode() + b" stand-in\n" + os.urandom(64))
+    # the newest release, and the previous minor's laid out the same way (same bytes)
     for version in (KUBE_VERSION, versions.KUBERNETES_OLDER[0]):
         kube = root / "kube" / version / "bin" / "linux" / "amd64"
         kube.mkdir(parents=True)
         for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kubeadm",
                      "kube-proxy"):
-            os.link(os.path.join(src, name), kube / name) if os.stat(src).st_dev == os.stat(kube).st_dev else \
-                shutil.copy(os.path.join(src, name), kube / name)
+            shutil.copy(os.path.join(src, name), kube / name)
             with open(kube / name, "rb") as f:
                 (kube / f"{name}.sha256").write_text(hashlib.sha256(f.read()).hexdigest())
     kube = root / "kube" / KUBE_VERSION / "bin" / "linux" / "amd64"
@@ -189,7 +201,7 @@ def mirror(bundle, tmp_path):
     cni = f"cni-plugins-linux-amd64-{rv['cni_plugins']}.tgz"
     with tarfile.open(cni_dir / cni, "w:gz", compresslevel=1) as tar:
         for name in ("bridge", "host-local", "loopback", "portmap"):
-            tar.add(os.path.join(bundle["dir"], "cni", name), f"./{name}")
+            tar.add(os.path.join(cni_src, name), f"./{name}")
     _sums(cni_dir, cni, f"{cni}.sha256")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *a, **k: None
