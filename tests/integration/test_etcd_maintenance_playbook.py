@@ -46,3 +46,26 @@ def test_health_names_the_down_member(etcd_cluster, tmp_path):
         assert "etcd-1" in res.task("Every etcd member is healthy and no alarm is raised", host="member-0")["msg"]
     finally:
         etcd_cluster.start_member(1)
+
+
+def test_snapshots_are_kept_to_their_number_on_the_member_and_in_the_controllers_copy(etcd_cluster, tmp_path):
+    """etcd_snapshot_keep: 2 keeps the two newest snapshots of that name on the first member and
+    in etcd_snapshot_copy_dir (the copy off the members); another name's snapshots stay."""
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    (backups / "before-upgrade-20260101T000000Z.db").write_bytes(b"")
+    for old in ("snapshot-20260101T000000Z.db", "snapshot-20260102T000000Z.db"):
+        (backups / old).write_bytes(b"")
+        (copies / old).write_bytes(b"")
+    inv = _inventory(etcd_cluster, tmp_path, etcd_snapshot_keep=2, etcd_snapshot_copy_dir=str(copies))
+    for _ in range(2):
+        res = run_playbook(PLAYBOOK, tmp_path, inventory=inv, args=["--tags", "snapshot"])
+        assert res.rc == 0, res.stdout[-3000:]
+    on_member = sorted(p.name for p in backups.glob("snapshot-*.db"))
+    assert len(on_member) == 2 and "snapshot-20260102T000000Z.db" not in on_member, on_member
+    assert sorted(p.name for p in copies.glob("snapshot-*.db")) == on_member
+    assert all((backups / n).stat().st_size > 0 and (copies / n).read_bytes() == (backups / n).read_bytes()
+               for n in on_member)
+    assert (backups / "before-upgrade-20260101T000000Z.db").exists()
