@@ -31,12 +31,11 @@ import importlib
 import io
 import json
 import os
-import re
 import tarfile
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.kamaji.core.plugins.module_utils.common import deps
+from ansible_collections.kamaji.core.plugins.module_utils.common import deps, retention
 from ansible_collections.kamaji.core.plugins.module_utils.common.files import AtomicFile
 from ansible_collections.kamaji.core.plugins.module_utils.etcd import dump
 from ansible_collections.kamaji.core.plugins.module_utils.etcd.names import tenant_names
@@ -52,7 +51,6 @@ SUFFIX = ".tenant-backup.tar"
 MANIFEST, ETCD, SPEC, SECRETS = "manifest.json", "etcd.jsonl", "spec.json", "secrets.sealed"
 MEMBERS = (ETCD, SPEC, SECRETS)
 # the tenant's Secrets in the admin cluster (tenant/secrets.py names them)
-NAME_RE = re.compile(r"^(?P<tenant>[a-z0-9]([-a-z0-9]*[a-z0-9])?)-(?P<time>[0-9]{8}T[0-9]{6}Z)" + re.escape(SUFFIX) + "$")
 MAKE_KEY = "head -c 32 /dev/urandom | base64"
 
 
@@ -93,7 +91,7 @@ def unseal(key: bytes, blob: bytes, manifest: Mapping[str, Any], field: str) -> 
 
 
 def archive_name(tenant: str, created: datetime.datetime) -> str:
-    return "%s-%s%s" % (tenant, created.strftime("%Y%m%dT%H%M%SZ"), SUFFIX)
+    return "%s-%s%s" % (tenant, created.strftime(retention.TIME_FORMAT), SUFFIX)
 
 
 def etcd_member(prefix: str, kvs: Iterable[tuple[bytes, bytes, int]]) -> tuple[bytes, int, int]:
@@ -167,13 +165,12 @@ def read_archive(path: str) -> tuple[dict[str, Any], dict[str, bytes]]:
 
 def _archives(names: Iterable[str], tenant: str) -> list[str]:
     """The archive names of ``tenant``, oldest first (their names sort by time)."""
-    return sorted(n for n in names if (m := NAME_RE.match(n)) and m.group("tenant") == tenant)
+    return retention.dated(names, tenant, SUFFIX)
 
 
 def expired(names: Iterable[str], tenant: str, keep: int) -> list[str]:
     """The archives of ``tenant`` beyond the ``keep`` newest; ``keep`` 0 keeps them all."""
-    mine = _archives(names, tenant)
-    return mine[:-keep] if keep > 0 else []
+    return retention.beyond_newest(names, tenant, SUFFIX, keep)
 
 
 def archive_path(path: str, tenant: str) -> str:
