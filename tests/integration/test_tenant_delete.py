@@ -1,6 +1,7 @@
 """Deleting a tenant with the tenants play (``tenant.state: absent``, guarded by
 ``tenant.confirm_delete``), on the fixture admin cluster and the shared TLS etcd; then bringing
-it back from the archive kamaji.core.tenant_backup made before the delete.
+it back from the archive kamaji.core.tenant_backup made before the delete, on this site and
+then on another one (its own etcd, with another CA, and its own admin cluster).
 
 Two tenants, ``gone`` and ``stays``, run as processes from what the role applied (as in
 test_tenant_control_plane.py). A watcher stops ``gone``'s processes once its Deployment is
@@ -19,8 +20,11 @@ import time
 
 import pytest
 import yaml
+from harness.etcd_cluster import EtcdCluster
+from harness.kube_control_plane import KubeControlPlane
 from harness.procs import binary, free_port
 from harness.runner import REPO, run_playbook
+from harness.site import mark_site
 from test_tenant_control_plane import PLAYBOOK, TenantProcesses, _changed, _inventory
 
 BACKUP = os.path.join(REPO, "playbooks", "tenant_backup.yml")
@@ -181,6 +185,9 @@ def deletion(etcd_cluster, kube_control_plane, tmp_path_factory):
         rec["poller"] = poller
         rec["record"] = json.loads(kube.kubectl("-n", "kube-system", "get", "configmap", "kamaji-deleted-tenants",
                                                 "-o", "json").stdout)["data"]
+        # for test_the_archive_restores_into_another_site...: where the archive is, the tenant's
+        # port, its user's kubeconfig, and its processes (stopped there, to serve from the other site)
+        rec.update(backups=str(backups), port=ports[GONE], gone_conf=gone_conf, procs=procs)
         print(f"tenant {GONE} deleted in {rec['delete_seconds']:.1f} s (its processes told to stop after "
               f"{rec['stopped_after']} s); {STAYS} read {poller.reads} times, {len(poller.failed)} failed")
         yield rec
@@ -289,3 +296,65 @@ def test_the_other_tenant_is_untouched_by_the_restore(deletion):
     before, after = deletion["stays_before_restore"], deletion["stays_after_restore"]
     own = tuple(f"/{STAYS}/{kind}/" for kind in ("leases", "masterleases", "peerserverleases", "events"))
     assert sorted(k for k in before if before[k] != after.get(k) and not k.startswith(own)) == []
+
+
+@pytest.fixture(scope="module")
+def other_site(tmp_path_factory):
+    """Another site: its own etcd (one member, another CA) and its own admin cluster, marked as
+    that site's."""
+    tmp = tmp_path_factory.mktemp("other-site")
+    etcd = EtcdCluster(str(tmp / "etcd"), size=1).start()
+    try:
+        kube = KubeControlPlane(str(tmp / "kube"), etcd, name="admin-other").start()
+        try:
+            mark_site(kube.kubeconfig, os.path.dirname(etcd.pki.ca_file), tmp / "site")
+            yield {"etcd": etcd, "kube": kube, "dir": tmp}
+        finally:
+            kube.stop()
+    finally:
+        etcd.stop()
+
+
+def test_the_archive_restores_into_another_site_on_that_sites_etcd_ca(deletion, other_site):
+    """The archive made on this site restores the tenant into another site (another etcd cluster,
+    with another CA, and another admin cluster), from the same inventory entry: its keys come
+    back under its prefix there, its etcd client certificate is issued anew by that site's etcd
+    CA (the archived one was this site's), and on its own tenant CA its user's kubeconfig from
+    before reads the Secret and the objects written before the backup."""
+    etcd, kube, tmp = other_site["etcd"], other_site["kube"], other_site["dir"]
+    deletion["procs"]["restored"].stop()  # this site's copy stops: the other site serves it on its port
+    inventory = _inventory(tmp, etcd, kube, {GONE: _spec(deletion["port"])},
+                           tenant_control_plane_kubeconfig_dir=str(tmp))
+    restore_vars = {"tenant_control_plane_backup_key": BACKUP_KEY, "tenant_control_plane_restore_from":
+                    deletion["backups"], "tenant_control_plane_wait": False}
+    start = time.monotonic()
+    res = run_playbook(RESTORE, tmp, restore_vars, inventory=inventory, args=("--limit", GONE))
+    seconds = time.monotonic() - start
+    assert res.rc == 0, res.failed_tasks()
+    print(f"tenant {GONE} restored into another site in {seconds:.1f} s")
+    assert {k.split("/")[2] for k in _keys(etcd, GONE)} >= {"secrets", "configmaps", "namespaces"}
+    pki_secret = json.loads(kube.kubectl("-n", f"tenant-{GONE}", "get", "secret", "kamaji-pki", "-o", "json").stdout)
+    data = {k: base64.b64decode(v).decode() for k, v in pki_secret["data"].items()}
+    with open(etcd.pki.ca_file, encoding="utf-8") as f:
+        other_ca = f.read()
+    assert data["etcd-ca.crt"].strip() == other_ca.strip()
+    verified = subprocess.run(["openssl", "verify", "-CAfile", etcd.pki.ca_file, "/dev/stdin"],
+                              input=data["apiserver-etcd-client.crt"],
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    procs = TenantProcesses(kube, GONE, str(tmp / "proc")).start()
+    try:
+        def tk(*args):
+            return subprocess.run([binary("kubectl"), "--kubeconfig", deletion["gone_conf"], "--request-timeout=10s",
+                                   *args], capture_output=True, text=True, check=False, timeout=60)
+
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and tk("get", "--raw", "/readyz").stdout.strip() != "ok":
+            time.sleep(2)
+        secret = tk("get", "secret", "kept-secret", "-o", "jsonpath={.data.password}")
+        assert base64.b64decode(secret.stdout).decode() == "s3cr3t-value", secret.stderr
+        assert {f"configmap/kept-{i}" for i in range(20)} <= set(tk("get", "configmaps", "-o", "name").stdout.split())
+        ready = run_playbook(PLAYBOOK, tmp, inventory=inventory, args=("--limit", GONE))
+        assert ready.rc == 0, ready.failed_tasks()
+    finally:
+        procs.stop()
