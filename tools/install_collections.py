@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 
 ANSIBLE_PACKAGE = "ansible==12.3.0"
-COLLECTIONS = ["kubernetes/core", "containers/podman", "ansible/posix", "community/general"]
+COLLECTIONS = ["kubernetes/core", "containers/podman", "ansible/posix", "community/general", "awx/awx"]
 
 
 def main() -> int:
