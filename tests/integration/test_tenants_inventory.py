@@ -222,3 +222,39 @@ def test_awx_variables_a_client_certificate(applied, kube_control_plane):
     assert proc.returncode == 0, proc.stderr
     assert STRAY in _hosts(data, "orphaned") and KEPT in _hosts(data, "tenants")
     assert _hostvars(data)[KEPT]["kamaji_tenant_recorded"] == _recorded(KEPT, applied["specs"][KEPT])
+
+
+def test_a_new_tenant_from_the_survey_variables_is_made_recorded_and_listed(applied, kube_control_plane):
+    """The tenants job's survey (awx/configure.yml): the play run with kamaji_new_tenant_* on
+    the site's inventory makes that tenant and records it, so the plugin lists it (orphaned
+    after the static inventory, which does not name it); the same answers again change nothing.
+    Bad answers fail before anything changes, naming the survey's variable."""
+    name, port = "surveyed", free_port()
+    answers = {"kamaji_new_tenant_name": name, "kamaji_new_tenant_endpoint_address": "192.0.2.10",
+               "kamaji_new_tenant_endpoint_port": port, "kamaji_new_tenant_replicas": 0,
+               "kamaji_new_tenant_kubernetes_version": OLDER, "tenant_control_plane_wait": False}
+    made = run_playbook(PLAYBOOK, applied["dir"], answers, inventory=applied["inventory"])
+    assert made.rc == 0, made.failed_tasks()
+    want = {"endpoint": {"address": "192.0.2.10", "port": port}, "replicas": 0, "kubernetes_version": OLDER}
+    obj = json.loads(kube_control_plane.kubectl("-n", f"tenant-{name}", "get", "configmap", "kamaji-tenant-spec",
+                                                "-o", "json").stdout)
+    assert json.loads(obj["data"]["spec.json"]) == _recorded(name, want)
+    again = run_playbook(PLAYBOOK, applied["dir"], answers, inventory=applied["inventory"])
+    assert again.rc == 0 and _changed(again) == {}, _changed(again)
+    proc, data = _list(applied["dir"], applied["static"], applied["config"])
+    assert proc.returncode == 0, proc.stderr
+    assert name in _hosts(data, "orphaned") and _hostvars(data)[name]["tenant"] == _recorded(name, want)
+    # bad answers: refused in the first play, nothing changed
+    for bad, message in (
+            ({"kamaji_new_tenant_name": "Bad_Name"},
+             "kamaji_new_tenant_name (tenant.name): 'Bad_Name' must be a DNS-1123 label"),
+            ({"kamaji_new_tenant_name": "other", "kamaji_new_tenant_endpoint_address": "192.0.2.10",
+              "kamaji_new_tenant_endpoint_port": "x"},
+             "kamaji_new_tenant_endpoint_port (tenant.endpoint.port): 'x' is not a TCP port (1-65535)."),
+            ({"kamaji_new_tenant_name": KEPT}, f"kamaji_new_tenant_name: {KEPT} is a host of the inventory already;")):
+        res = run_playbook(PLAYBOOK, applied["dir"], bad, inventory=applied["inventory"])
+        assert res.rc != 0 and _changed(res) == {}, bad
+        msgs = [t["hosts"]["localhost"].get("msg", "") for play in res.data["plays"] for t in play["tasks"]
+                if t["hosts"].get("localhost", {}).get("failed")]
+        assert msgs and msgs[-1].startswith(message) and msgs[-1].endswith("Nothing was changed."), (bad, msgs)
+        assert kube_control_plane.kubectl("get", "ns", "tenant-other", check=False).returncode != 0
