@@ -1529,20 +1529,40 @@ def _back_since(site, host, since):
 
 
 def test_a_tenant_marked_absent_is_deleted_and_its_machine_leaves_it(site, etcd_creds, bundle_dir, tmp_path):
-    """globex is marked absent, with its guard, in the site's inventory: the tenants play
-    removes its control plane, namespace, etcd keys, user and role and its kubeconfig while
-    acme keeps serving; the workers play resets globex's machine (kubeadm reset, its pod
-    network); re-runs of both change nothing."""
+    """globex, with a Secret of its own, is backed up (kamaji.core.tenant_backup), then marked
+    absent, with its guard, in the site's inventory: the tenants play removes its control
+    plane, namespace, etcd keys, user and role and its kubeconfig while acme keeps serving.
+    Marked present again, it is restored from its archive (kamaji.core.tenant_restore): its
+    worker, never reset, is Ready again without a new join, its Secret reads back, through the
+    admin kubeconfig issued before the delete. Marked absent once more and deleted, the
+    workers play resets its machine (kubeadm reset, its pod network); re-runs of both change
+    nothing."""
     worker = TENANT_WORKERS["globex"]
     globex_vars = os.path.join(site["inventory"], "host_vars", "globex.yml")
     with open(globex_vars, encoding="utf-8") as f:
         doc = yaml.safe_load(f)
-    doc["tenant"].update(state="absent", confirm_delete="globex")
-    with open(globex_vars, "w", encoding="utf-8") as f:
-        yaml.safe_dump(doc, f, sort_keys=False)
+    present = dict(doc["tenant"])
+
+    def mark(tenant):
+        with open(globex_vars, "w", encoding="utf-8") as f:
+            yaml.safe_dump(dict(doc, tenant=tenant), f, sort_keys=False)
+
+    absent = dict(present, state="absent", confirm_delete="globex")
     ev = {"kamaji_bundle_dir": bundle_dir}
     tenants_play = os.path.join(REPO, "playbooks", "tenants.yml")
     workers_play = os.path.join(REPO, "playbooks", "tenant_workers.yml")
+    # the archive, made with the operator's key, and the admin kubeconfig a user kept
+    backup = {"tenant_control_plane_backup_key": base64.b64encode(os.urandom(32)).decode(),
+              "tenant_control_plane_backup_dir": str(tmp_path / "backups")}
+    kept_conf = str(tmp_path / "globex-kept.kubeconfig")
+    shutil.copy(_tenant_conf(site, "globex"), kept_conf)
+    kubectl(kept_conf, "delete", "secret", "kept-secret", "--ignore-not-found")
+    kubectl(kept_conf, "create", "secret", "generic", "kept-secret", "--from-literal=password=globex-s3cr3t")
+    joined = on_node(worker, "sha256sum", "/etc/kubernetes/kubelet.conf").stdout.split()[0]
+    archived = run_playbook(os.path.join(REPO, "playbooks", "tenant_backup.yml"), tmp_path, {**ev, **backup},
+                            inventory=site["inventory"], args=("--limit", "globex"))
+    assert archived.rc == 0, archived.failed_tasks()
+    mark(absent)
 
     def acme_keys(c):
         """acme's keys but those its own components rewrite or expire (leases, events with their TTL)."""
@@ -1563,12 +1583,6 @@ def test_a_tenant_marked_absent_is_deleted_and_its_machine_leaves_it(site, etcd_
     finally:
         poller.stop()
     assert deleted.rc == 0, deleted.failed_tasks()
-    start = time.monotonic()
-    left = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
-    leave_seconds = time.monotonic() - start
-    assert left.rc == 0, left.failed_tasks()
-    print(f"globex deleted by the tenants play in {delete_seconds:.0f} s (acme: {poller.summary()}); "
-          f"its machine left it in the workers play, {leave_seconds:.0f} s")
     # nothing of globex in the admin cluster, in etcd, on the controller
     assert kubectl(site["admin"], "get", "ns", "tenant-globex", check=False).returncode != 0
     c = etcd_client(etcd_creds, site["lab_inventory"])
@@ -1579,6 +1593,44 @@ def test_a_tenant_marked_absent_is_deleted_and_its_machine_leaves_it(site, etcd_
         assert acme_before <= acme_keys(c), sorted(acme_before - acme_keys(c))[:5]
     finally:
         c.close()
+    assert not os.path.exists(_tenant_conf(site, "globex"))
+    assert poller.failed == [], poller.failed[:5]
+    assert kubectl(_tenant_conf(site, "acme"), "get", "--raw", "/readyz").stdout == "ok"
+
+    # back from its archive: the worker that was never reset is Ready again, without a join
+    mark(present)
+    start = time.monotonic()
+    restored = run_playbook(os.path.join(REPO, "playbooks", "tenant_restore.yml"), tmp_path,
+                            {**ev, **backup, "tenant_control_plane_restore_from": backup["tenant_control_plane_backup_dir"]},
+                            inventory=site["inventory"], args=("--limit", "globex"))
+    restore_seconds = time.monotonic() - start
+    assert restored.rc == 0, restored.failed_tasks()
+    deadline, node = time.monotonic() + 180, None
+    while time.monotonic() < deadline:
+        try:
+            node = _node(kept_conf, worker)
+        except (subprocess.SubprocessError, StopIteration, ValueError):
+            node = None
+        if node and _ready(node):
+            break
+        time.sleep(3)
+    ready_seconds = time.monotonic() - start
+    assert node and _ready(node), node and node["status"]["conditions"]
+    assert on_node(worker, "sha256sum", "/etc/kubernetes/kubelet.conf").stdout.split()[0] == joined
+    secret = kubectl(kept_conf, "get", "secret", "kept-secret", "-o", "jsonpath={.data.password}").stdout
+    assert base64.b64decode(secret).decode() == "globex-s3cr3t"
+    print(f"globex restored from its archive in {restore_seconds:.0f} s (the tenants play's run included); its "
+          f"worker Ready again {ready_seconds:.0f} s after the restore began, without a new join")
+
+    mark(absent)
+    deleted = run_playbook(tenants_play, tmp_path, ev, inventory=site["inventory"])
+    assert deleted.rc == 0, deleted.failed_tasks()
+    start = time.monotonic()
+    left = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    leave_seconds = time.monotonic() - start
+    assert left.rc == 0, left.failed_tasks()
+    print(f"globex deleted by the tenants play in {delete_seconds:.0f} s (acme: {poller.summary()}); "
+          f"its machine left it in the workers play, {leave_seconds:.0f} s")
     assert not os.path.exists(_tenant_conf(site, "globex"))
     assert poller.failed == [], poller.failed[:5]
     assert kubectl(_tenant_conf(site, "acme"), "get", "--raw", "/readyz").stdout == "ok"
