@@ -60,9 +60,9 @@ def test_snapshots_are_kept_to_their_number_on_the_member_and_in_the_controllers
         (backups / old).write_bytes(b"")
         (copies / old).write_bytes(b"")
     inv = _inventory(etcd_cluster, tmp_path, etcd_snapshot_keep=2, etcd_snapshot_copy_dir=str(copies))
-    for _ in range(2):
+    for run in (1, 2):
         res = run_playbook(PLAYBOOK, tmp_path, inventory=inv, args=["--tags", "snapshot"])
-        assert res.rc == 0, res.stdout[-3000:]
+        assert res.rc == 0, (run, res.stdout[-3000:])
     on_member = sorted(p.name for p in backups.glob("snapshot-*.db"))
     assert len(on_member) == 2 and "snapshot-20260102T000000Z.db" not in on_member, on_member
     assert sorted(p.name for p in copies.glob("snapshot-*.db")) == on_member
