@@ -1,6 +1,7 @@
 # Copyright: kamaji.core contributors
 # Apache License 2.0 (see LICENSE)
-"""Per-tenant export and import of one key prefix (backup, restore, moving a tenant).
+"""Per-tenant export and import of one key prefix (backup, restore, moving a tenant), and the
+copy of a prefix from one etcd cluster to another, verified (moving a tenant).
 
 File format, one JSON document per line: a header
 ``{"format": "kamaji.core/etcd-prefix/1", "prefix": "/acme/", "revision": N}``
@@ -20,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from ansible_collections.kamaji.core.plugins.module_utils.common.files import AtomicFile
@@ -127,3 +129,70 @@ def apply_changes(client: Client, to_put: list[tuple[bytes, bytes]], extra: list
     for key in extra:
         client.delete_key(key)
     client.put_many(to_put)
+
+
+def in_write_order(prefix: str, rows: Iterable[tuple[bytes, bytes, int]]) -> list[tuple[bytes, bytes, int]]:
+    """(key relative to ``prefix``, value, mod_revision) of ``rows`` read under it
+    (``Client.export_prefix_revisions``), in the order etcd last wrote them."""
+    plen = len(prefix.encode("utf-8"))
+    return [(key[plen:], value, revision) for key, value, revision in sorted(rows, key=lambda kv: (kv[2], kv[0]))]
+
+
+def prefix_digest(items: Iterable[tuple[bytes, bytes]]) -> str:
+    """sha256 of (relative key, value) pairs in key order, each length-framed: equal on two
+    clusters exactly when the prefixes hold the same keys and values."""
+    body = hashlib.sha256()
+    for key, value in sorted(items):
+        body.update(b"%d:%s%d:%s" % (len(key), key, len(value), value))
+    return body.hexdigest()
+
+
+def compare_prefixes(source: Client, target: Client, prefix: str, target_prefix: str) -> dict[str, Any]:
+    """The keys under ``prefix`` on ``source`` against those under ``target_prefix`` on
+    ``target`` (relative keys): counts, digests, and the first keys missing, differing or extra."""
+    def read(client: Client, where: str) -> dict[bytes, bytes]:
+        plen = len(where.encode("utf-8"))
+        return {k[plen:]: v for k, v in client.export_prefix(where)}
+
+    have, copied = read(source, prefix), read(target, target_prefix)
+    missing = sorted(set(have) - set(copied))
+    differing = sorted(k for k in set(have) & set(copied) if have[k] != copied[k])
+    extra = sorted(set(copied) - set(have))
+    return {"keys": len(have), "target_keys": len(copied), "sha256": prefix_digest(have.items()),
+            "target_sha256": prefix_digest(copied.items()),
+            "missing": [k.decode("utf-8", "replace") for k in missing[:5]], "missing_count": len(missing),
+            "differing": [k.decode("utf-8", "replace") for k in differing[:5]], "differing_count": len(differing),
+            "extra": [k.decode("utf-8", "replace") for k in extra[:5]], "extra_count": len(extra)}
+
+
+def copy_prefix(source: Client, target: Client, prefix: str, target_prefix: str | None = None,
+                check: bool = False) -> tuple[bool, dict[str, Any]]:
+    """Make ``target_prefix`` (default ``prefix``) on ``target`` hold exactly the keys under
+    ``prefix`` on ``source``: written in the order ``source`` last wrote them, keys it does not
+    hold deleted; then both read back and compared. A difference raises ``EtcdError`` naming
+    the keys (the source is never written)."""
+    prefix = validate_prefix(prefix)
+    target_prefix = validate_prefix(target_prefix or prefix)
+    items = [(k, v) for k, v, _r in in_write_order(prefix, source.export_prefix_revisions(prefix))]
+    _before, to_put, extra = prefix_changes(target, target_prefix, items, replace=True)
+    changed = bool(to_put or extra)
+    info: dict[str, Any] = {"prefix": prefix, "target_prefix": target_prefix, "keys": len(items),
+                            "written": len(to_put), "deleted": len(extra), "sha256": prefix_digest(items)}
+    if check:
+        return changed, info
+    if changed:
+        apply_changes(target, to_put, extra)
+    found = compare_prefixes(source, target, prefix, target_prefix)
+    if found["missing_count"] or found["differing_count"] or found["extra_count"]:
+        raise EtcdError("the copy of %s into %s differs from its source: %d keys missing%s, %d differing%s, %d extra%s "
+                        "(a write reached the source during the copy, or the target was written); the source is "
+                        "unchanged" % (
+                            prefix, target_prefix, found["missing_count"], _first(found["missing"]),
+                            found["differing_count"], _first(found["differing"]), found["extra_count"],
+                            _first(found["extra"])))
+    info.update(keys=found["keys"], sha256=found["sha256"], verified=True)
+    return changed, info
+
+
+def _first(keys: list[str]) -> str:
+    return " (%s)" % ", ".join(keys) if keys else ""

@@ -98,10 +98,10 @@ def etcd_member(prefix: str, kvs: Iterable[tuple[bytes, bytes, int]]) -> tuple[b
     """(``etcd.jsonl``, keys, bytes) from (key, value, mod_revision) read under ``prefix``."""
     plen = len(prefix.encode("utf-8"))
     lines, size = [], 0
-    for key, value, revision in sorted(kvs, key=lambda kv: (kv[2], kv[0])):
-        lines.append(json.dumps({"k": base64.b64encode(key[plen:]).decode("ascii"),
+    for key, value, revision in dump.in_write_order(prefix, kvs):
+        lines.append(json.dumps({"k": base64.b64encode(key).decode("ascii"),
                                  "v": base64.b64encode(value).decode("ascii"), "r": revision}, sort_keys=True))
-        size += len(key) + len(value)
+        size += plen + len(key) + len(value)
     return ("\n".join(lines) + "\n" if lines else "").encode("ascii"), len(lines), size
 
 
