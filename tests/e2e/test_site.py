@@ -1164,6 +1164,12 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     finally:
         poller.stop()
     assert moved.rc == 0, moved.failed_tasks()
+    # nothing moves on the etcd members and the admin nodes: those layers were left as they are
+    for res in (stopped, moved):
+        ran = [(p["play"]["name"], t["task"]["name"], h) for p in res.data["plays"]
+               if p["play"]["name"] == "Multi-tenant etcd" or p["play"]["name"].startswith("Admin cluster")
+               for t in p["tasks"] for h, r in t["hosts"].items() if not r.get("skipped")]
+        assert ran == [], ran[:5]
     acme_seconds = _batch_seconds(stopped, "Tenant control planes")[0]
     worker_seconds = _play_seconds(moved, "Tenant workers - kubelet upgrades, in batches")
     print(f"acme {older} -> {newer} by kamaji.core.upgrade: stopped by initech after {stopped_seconds:.0f} s (acme's "
