@@ -946,7 +946,14 @@ class TenantPoller(threading.Thread):
 
 def test_deleting_a_tenant_control_plane_pod_fails_no_read(site, tmp_path):
     ns = "tenant-acme"
-    pods = json.loads(kubectl(site["admin"], "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+    # from a settled control plane: a replica of an earlier rollout (the key rotation's last) may
+    # still be terminating, within its grace period (bounded wait)
+    deadline = time.monotonic() + 120
+    while True:
+        pods = json.loads(kubectl(site["admin"], "-n", ns, "get", "pods", "-o", "json").stdout)["items"]
+        if len(pods) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
     poller = TenantPoller(_tenant_conf(site, "acme"), tmp_path)
     poller.start()
