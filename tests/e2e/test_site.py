@@ -888,7 +888,7 @@ def _ready_within(site, tenant, seconds):
 
 
 class TenantPoller(threading.Thread):
-    """Reads from a tenant API every 0.1 s, a new TLS connection each time (as a
+    """Reads from a tenant API every 0.2 s, a new TLS connection each time (as a
     client reconnecting through the endpoint would), and records every failed read and
     the slowest one. A read fails on an error status, a refused or reset connection, or
     no answer within ``READ_TIMEOUT`` s: kubectl's own ``--request-timeout`` in these tests.
@@ -934,7 +934,7 @@ class TenantPoller(threading.Thread):
                     self.failed.append((time.strftime("%H:%M:%S"), resp.status))
             except (OSError, http.client.HTTPException) as exc:
                 self.failed.append((time.strftime("%H:%M:%S"), repr(exc)[:200]))
-            time.sleep(0.1)
+            time.sleep(0.2)
 
     def stop(self):
         self.stopping.set()
