@@ -229,7 +229,7 @@ def test_a_new_tenant_from_the_survey_variables_is_made_recorded_and_listed(appl
     the site's inventory makes that tenant and records it, so the plugin lists it (orphaned
     after the static inventory, which does not name it); the same answers again change nothing.
     Bad answers fail before anything changes, naming the survey's variable."""
-    name, port = "surveyed", free_port()
+    name, port = "surveyed", 31777  # a NodePort (the survey's tenant takes the default service type)
     answers = {"kamaji_new_tenant_name": name, "kamaji_new_tenant_endpoint_address": "192.0.2.10",
                "kamaji_new_tenant_endpoint_port": port, "kamaji_new_tenant_replicas": 0,
                "kamaji_new_tenant_kubernetes_version": OLDER, "tenant_control_plane_wait": False}
