@@ -20,6 +20,7 @@ def test_two_line_tenant_gets_every_default():
     assert spec["dns_service_ip"] == "10.96.0.10"
     assert spec["addons"] == {"coredns": True, "kube_proxy": True}
     assert spec["write_freeze"] is False
+    assert spec["datastore"] == "etcd"
     assert spec["resources"]["apiserver"]["requests"] == {"cpu": "100m", "memory": "320Mi"}
     assert spec["derived"] == {"namespace": "tenant-acme", "etcd_prefix": "/acme/", "etcd_user": "acme",
                                "apiserver_etcd_prefix": "/acme", "server": "https://192.0.2.10:31443",
@@ -83,6 +84,9 @@ BAD = [
     ({"encryption_key_generation": 0}, "tenant.encryption_key_generation"),
     ({"encryption_key_generation": "2"}, "tenant.encryption_key_generation"),
     ({"encryption_key_generation": True}, "tenant.encryption_key_generation"),
+    ({"datastore": "etcd-eu"}, "tenant.datastore"),
+    ({"datastore": ""}, "tenant.datastore"),
+    ({"datastore": ["etcd"]}, "tenant.datastore"),
 ]
 
 

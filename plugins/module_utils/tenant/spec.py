@@ -39,6 +39,8 @@ BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
               "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 PLUGIN_RE = re.compile(r"^[A-Z][A-Za-z0-9]+$")
 FLAG_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# an inventory group name (Ansible's rule: letters, digits and underscores, not a digit first)
+DATASTORE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Flags the role sets itself: overriding them would break isolation or the pod layout.
 MANAGED_FLAGS = {
     "apiserver": {"etcd-servers", "etcd-prefix", "etcd-cafile", "etcd-certfile", "etcd-keyfile",
@@ -75,6 +77,9 @@ DEFAULTS: dict[str, Any] = {
     "encrypt_resources": list(encryption.DEFAULT_RESOURCES),
     # N: the tenant's key key-N seals; raise it by one to rotate the key (none: keep the one that seals)
     "encryption_key_generation": None,
+    # the etcd cluster that holds the tenant's prefix: an inventory group of etcd members; another
+    # group than the one the tenant runs on moves it there (freeze, copy, verify, switch, unfreeze)
+    "datastore": "etcd",
 }
 # A tenant's life in the inventory: ``state: absent`` deletes it, and only when
 # ``confirm_delete`` repeats its name (the guard: a variable, never a prompt).
@@ -361,6 +366,11 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
     if not isinstance(spec["write_freeze"], bool):
         raise SpecError("%s: %r must be true or false (true makes the tenant read-only at the datastore)"
                         % (field("write_freeze"), spec["write_freeze"]))
+
+    datastore = spec["datastore"]
+    if not isinstance(datastore, str) or not DATASTORE_RE.match(datastore):
+        raise SpecError("%s: %r must name the inventory group of the etcd members that hold the tenant (letters, "
+                        "digits and _, such as etcd)" % (field("datastore"), datastore))
 
     spec["name"] = name
     spec["kubernetes_version"] = version
