@@ -105,23 +105,25 @@ test-prep: deps collections
 	exit $$rc
 
 # A lab left running (by `make lab` or an interrupted run) is removed first: the e2e tier
-# would replace it anyway, and its nodes would slow the tiers before it. The static and unit
-# tiers run while test-prep builds (Go's links leave a core idle); the integration tier runs
-# beside the e2e tier, niced (the e2e tier waits on its lab's nodes much of the time). The
-# output of test-prep and of the integration tier is printed when each is done.
+# would replace it anyway, and its nodes would slow the tiers before it. The e2e tier is the
+# longest: it starts as soon as test-prep is done. The static and unit tiers run beside
+# test-prep (Go's links leave a core idle) and go on beside the e2e tier when the cache is warm;
+# the integration tier runs beside the e2e tier. All three are niced: the e2e tier waits on its
+# lab's nodes much of the time, and its timings must not suffer. Their output is printed when
+# the e2e tier is done.
 test: deps collections
 	@rm -rf $(BUILD)/results
 	@$(VENV)/bin/python tools/lab/lab.py destroy
-	@echo "test-prep: building what the tiers install from, beside the static and unit tiers" \
-	  "(its output follows theirs)"; \
-	$(MAKE) --no-print-directory test-prep > $(BUILD)/test-prep.log 2>&1 & ppid=$$!; \
-	rc=0; for t in static unit; do nice -n 5 $(TIER) $$t || rc=1; done; \
-	wait $$ppid; prc=$$?; echo "== test-prep:"; cat $(BUILD)/test-prep.log; \
+	@echo "static and unit tiers: running beside test-prep and the e2e tier (their output follows the e2e tier's)"; \
+	( rc=0; for t in static unit; do nice -n 5 $(TIER) $$t || rc=1; done; exit $$rc ) > $(BUILD)/checks-tier.log 2>&1 & cpid=$$!; \
+	rc=0; echo "test-prep: building what the integration and e2e tiers install from"; \
+	$(MAKE) --no-print-directory test-prep > $(BUILD)/test-prep.log 2>&1; prc=$$?; cat $(BUILD)/test-prep.log; \
 	if [ $$prc -ne 0 ]; then echo "test-prep FAILED: the integration and e2e tiers cannot run"; \
-	  $(TIER) --summary; exit 1; fi; \
+	  wait $$cpid; cat $(BUILD)/checks-tier.log; $(TIER) --summary; exit 1; fi; \
 	echo "integration: running beside the e2e tier (its output follows the e2e tier's)"; \
 	nice -n 10 $(TIER) integration > $(BUILD)/integration-tier.log 2>&1 & ipid=$$!; \
 	$(TIER) e2e || rc=1; \
+	wait $$cpid || rc=1; echo "== the static and unit tiers:"; cat $(BUILD)/checks-tier.log; \
 	wait $$ipid || rc=1; echo "== the integration tier, run beside the e2e tier:"; cat $(BUILD)/integration-tier.log; \
 	$(TIER) --summary; exit $$rc
 

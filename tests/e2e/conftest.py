@@ -14,6 +14,13 @@ LAB = [sys.executable, os.path.join(REPO, "tools", "lab", "lab.py")]
 # KAMAJI_E2E_KEEP=1: leave the last lab standing after the tier, to look at it (a developer's
 # switch; CI never sets it, and the next tier run starts from fresh nodes anyway)
 KEEP = os.environ.get("KAMAJI_E2E_KEEP") == "1"
+# Every playbook run of the tier: its wall time and slowest tasks, in one file beside the tier's
+# results (where the tier's time goes: CONTRIBUTING.md's budget). A fresh file per tier run.
+RUN_LOG = os.path.join(REPO, ".build", "e2e-runs.txt")
+os.makedirs(os.path.dirname(RUN_LOG), exist_ok=True)
+with open(RUN_LOG, "w", encoding="utf-8"):
+    pass
+os.environ["KAMAJI_RUN_LOG"] = RUN_LOG
 
 
 # The lab of the tier: the sample inventory's layout (test_site.py deploys it; test_lab_nodes.py

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import yaml
 
@@ -51,6 +52,15 @@ class PlayResult:
                 if task["task"]["name"] == name or task["task"]["name"].endswith(" : " + name):
                     return task["hosts"].get(host)
         raise KeyError(name)
+
+
+def _log_run(path, playbook, wall, result):
+    """One run's wall time and slowest tasks appended to ``path`` (the e2e tier sets
+    KAMAJI_RUN_LOG): where each scenario spends its time, for the tier's time budget."""
+    test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1]
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"== {wall:7.1f} s  rc={result.rc}  {os.path.basename(str(playbook))}  ({test})\n")
+        f.write(textwrap.indent(profile(result, top=12), "   "))
 
 
 def profile(result, top=25):
@@ -101,12 +111,16 @@ def run_playbook(playbook, tmp_path, extra_vars=None, check=False, diff=False, i
                     "ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
                     "ANSIBLE_PYTHON_INTERPRETER": sys.executable})
     run_env.update(env or {})
+    start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=REPO, check=False)
+    wall = time.monotonic() - start
     try:
         data = json.loads(proc.stdout[proc.stdout.index("{"):])
     except ValueError:
         data = {}
     result = PlayResult(proc, data)
+    if data and os.environ.get("KAMAJI_RUN_LOG"):
+        _log_run(os.environ["KAMAJI_RUN_LOG"], playbook, wall, result)
     if not data:
         raise AssertionError("ansible-playbook printed no JSON (rc=%s):\n%s\n%s"
                              % (proc.returncode, proc.stdout[-3000:], textwrap.shorten(proc.stderr, 3000)))
