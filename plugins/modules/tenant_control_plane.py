@@ -34,6 +34,12 @@ description:
     and RV(etcd_deletions). Only when its C(confirm_delete) repeats its name, and only a tenant of
     this admin cluster (its namespace exists) or one this site began deleting
     (O(deleted_tenants)); otherwise it is reported in RV(errors). The module deletes nothing.
+  - A tenant lives on the datastore its spec names (C(tenant.datastore), an etcd cluster of
+    O(datastores); C(etcd) is O(etcd_endpoints) and O(etcd_ca)). A tenant whose record names
+    another datastore than its spec is moving (RV(moves)); its objects, which switch it to the new
+    datastore, are left out of RV(admin_objects_file) and written to its C(move_file), its record
+    to its C(record_file), for the role to apply once the tenant's prefix is copied and verified,
+    then once the old copy is purged.
   - The result carries private keys (in Secrets and kubeconfigs). Always set C(no_log).
 author:
   - kamaji.core maintainers (@kamaji-core)
@@ -80,10 +86,19 @@ options:
         type: str
         required: true
   etcd_endpoints:
-    description: Client URLs of the shared etcd, as the tenant kube-apiservers reach them.
+    description: Client URLs of the shared etcd, as the tenant kube-apiservers reach them (the datastore C(etcd)).
     type: list
     elements: str
     required: true
+  datastores:
+    description:
+      - The other etcd clusters tenants may live on (C(tenant.datastore)), by name, each with
+        C(endpoints) (client URLs as the tenant kube-apiservers reach them) and C(ca) (C(cert) and
+        C(key), PEM; signs the certificates of the tenants on it). One named C(etcd) replaces
+        O(etcd_endpoints) and O(etcd_ca).
+    type: dict
+    default: {}
+    version_added: 0.2.0
   image_repository:
     description: Repository of the control-plane, kube-proxy and CoreDNS images.
     type: str
@@ -247,6 +262,23 @@ deletions:
       C(exists) (its namespace is still in the admin cluster).
   returned: always
   type: dict
+etcd_by_datastore:
+  description:
+    - The entries of RV(etcd_tenants) and RV(etcd_deletions) by the datastore that holds each
+      tenant (a moving tenant under its new one, a deleted tenant under the one its record names).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+moves:
+  description:
+    - The tenants moving to another datastore, each with C(name), C(prefix), C(user), C(source) and
+      C(target) (datastore names) and C(switched) (its control plane runs on the target already;
+      the copy is done and must not run again). Their hosts in RV(tenants) carry C(move_file) and
+      C(record_file).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
 etcd_deletions:
   description:
     - The tenants marked absent in the form of M(kamaji.core.etcd_tenant)'s
@@ -270,7 +302,7 @@ from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.common import files
 from ansible_collections.kamaji.core.plugins.module_utils.common.deps import Dependency, require
 from ansible_collections.kamaji.core.plugins.module_utils.pki.x509 import CRYPTOGRAPHY, KEY_ALGORITHMS
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import plan
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import datastore, plan
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY
 
 YAML = Dependency("yaml", "PyYAML")
@@ -283,6 +315,7 @@ ARGUMENT_SPEC = dict(
         key=dict(type="str", required=True, no_log=True),
     )),
     etcd_endpoints=dict(type="list", elements="str", required=True),
+    datastores=dict(type="dict", default={}, no_log=True),
     image_repository=dict(type="str", default=DEFAULT_IMAGE_REPOSITORY),
     coredns_version=dict(type="str", default=versions.COREDNS),
     supported_minors=dict(type="list", elements="int", default=list(versions.SUPPORTED_MINORS)),
@@ -320,18 +353,28 @@ def write_outputs(out_dir: str, batch: plan.Plan) -> dict:
             files.write_private(path, dump(stage["objects"], sort_keys=False))
             stages.append({"stage": stage["stage"], "keys": stage["keys"], "file": path})
         tenant["rotation"] = stages
+        if "move_objects" in tenant:  # a moving tenant: its switch, then its record
+            tenant["move_file"] = os.path.join(out_dir, "%s-move.yaml" % host)
+            files.write_private(tenant["move_file"], dump(tenant.pop("move_objects"), sort_keys=False))
+            tenant["record_file"] = os.path.join(out_dir, "%s-record.yaml" % host)
+            files.write_private(tenant["record_file"], dump(tenant.pop("record_object"), sort_keys=False))
         tenants[host] = tenant
     return {"output_dir": out_dir, "tenants": tenants, "errors": batch.errors, "etcd_tenants": batch.etcd_tenants,
             "admin_objects_file": admin_file, "admin_objects_count": len(batch.admin_objects),
             "unchanged_objects": batch.unchanged_objects, "new_namespaces": batch.new_namespaces,
-            "deletions": batch.deletions, "etcd_deletions": batch.etcd_deletions}
+            "deletions": batch.deletions, "etcd_deletions": batch.etcd_deletions, "moves": batch.moves,
+            "etcd_by_datastore": batch.etcd_by_datastore}
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require(module, CRYPTOGRAPHY, YAML)
     p = module.params
-    batch = plan.plan(plan.Inputs.from_params(p, check_mode=module.check_mode or p["play_check_mode"]))
+    try:
+        inputs = plan.Inputs.from_params(p, check_mode=module.check_mode or p["play_check_mode"])
+    except datastore.MoveError as exc:
+        module.fail_json(msg=str(exc))
+    batch = plan.plan(inputs)
     out_dir = p["output_dir"] or tempfile.mkdtemp(prefix="kamaji-tenants-")
     try:
         result = write_outputs(out_dir, batch)

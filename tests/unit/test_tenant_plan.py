@@ -175,7 +175,7 @@ def test_a_tenant_marked_absent_is_planned_for_deletion_only_with_its_guard(etcd
     out = plan.plan(_inputs(etcd_ca, settings, {"acme": _absent("acme", "acme"), "globex": running["globex"]},
                             existing=existing))
     assert out.errors == {}
-    assert out.deletions == {"acme": {"name": "acme", "namespace": "tenant-acme", "exists": True}}
+    assert out.deletions == {"acme": {"name": "acme", "namespace": "tenant-acme", "exists": True, "datastore": "etcd"}}
     assert out.etcd_deletions == [{"name": "acme", "prefix": "/acme/", "user": "acme", "state": "absent", "purge": True}]
     # nothing of the deleted tenant is applied; the other tenant is planned as ever (unchanged)
     assert list(out.tenants) == ["globex"] and out.admin_objects == []

@@ -192,7 +192,7 @@ def test_module_refuses_names_read_as_kubernetes_own(tmp_path, name):
 def test_a_tenant_marked_absent_keeps_its_name_and_guard_and_nothing_else_is_checked():
     # an old release, no endpoint: a tenant being deleted is not held to the rules of one being made
     spec = normalize({"name": "acme", "state": "absent", "confirm_delete": "acme", "kubernetes_version": "v1.20.0"})
-    assert spec == {"name": "acme", "state": "absent", "confirm_delete": "acme",
+    assert spec == {"name": "acme", "state": "absent", "confirm_delete": "acme", "datastore": "etcd",
                     "derived": {"namespace": "tenant-acme", "etcd_prefix": "/acme/", "etcd_user": "acme",
                                 "apiserver_etcd_prefix": "/acme"}}
     # unknown keys are still typos

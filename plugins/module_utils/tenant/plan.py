@@ -36,7 +36,7 @@ from ansible_collections.kamaji.core.plugins.module_utils.common import objects 
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
-from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, encryption, record, secrets
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects, bootstrap, datastore, encryption, record, secrets
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import spec as tenant_spec
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import Settings, Spec
 from ansible_collections.kamaji.core.plugins.module_utils.upgrade import skew
@@ -57,7 +57,7 @@ class Inputs:
     """What a batch is planned from (the tenant_control_plane module's options)."""
 
     tenants: Mapping[str, Any]  # inventory host -> the spec (the host's ``tenant`` dict plus ``name``)
-    etcd_ca: Mapping[str, str]  # {"cert", "key"}: signs each tenant's etcd client certificate
+    etcd_ca: Mapping[str, str]  # {"cert", "key"}: the default datastore's CA (signs tenants' etcd client certificates)
     settings: Settings
     existing: Mapping[str, list[Obj] | None] = field(default_factory=dict)  # objects read, by kind
     supported_minors: tuple[int, ...] = versions.SUPPORTED_MINORS
@@ -66,6 +66,11 @@ class Inputs:
     renewal_window_days: int = DEFAULT_RENEWAL_WINDOW_DAYS
     check_mode: bool = False
     deleted: Mapping[str, str] = field(default_factory=dict)  # tenant name -> when this site began deleting it
+    # the etcd clusters tenants may live on, by name (tenant.datastore); none: the default only
+    datastores: Mapping[str, datastore.Datastore] = field(default_factory=dict)
+
+    def datastores_by_name(self) -> Mapping[str, datastore.Datastore]:
+        return self.datastores or datastore.from_params(None, self.settings.get("etcd_endpoints") or [], self.etcd_ca)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], check_mode: bool = False) -> Inputs:
@@ -82,6 +87,7 @@ class Inputs:
                                  else params["renewal_window_days"]),
             check_mode=check_mode,
             deleted=params.get("deleted_tenants") or {},
+            datastores=datastore.from_params(params.get("datastores"), params["etcd_endpoints"], params["etcd_ca"]),
         )
 
 
@@ -100,6 +106,8 @@ class Plan:
     # still in the admin cluster); and the same tenants for etcd_tenant (state absent, purge)
     deletions: dict[str, dict[str, Any]] = field(default_factory=dict)
     etcd_deletions: list[dict[str, Any]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)  # datastore.Move.as_dict of each moving tenant
+    etcd_by_datastore: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # etcd_tenants + etcd_deletions
 
 
 # ------------------------------------------------------------------ policy
@@ -156,10 +164,12 @@ def reconcile_material(spec: Spec, existing: secrets.Material, etcd_ca: Mapping[
 
 
 def reconcile_pki(spec: Spec, existing_secrets: Mapping[str, Mapping[str, str] | None], inputs: Inputs,
-                  now: datetime.datetime | None = None) -> tuple[secrets.Material, dict[str, Any]]:
-    """(material, changed items) of the tenant: what its Secrets hold, kept when valid."""
+                  now: datetime.datetime | None = None,
+                  etcd_ca: Mapping[str, str] | None = None) -> tuple[secrets.Material, dict[str, Any]]:
+    """(material, changed items) of the tenant: what its Secrets hold, kept when valid (its etcd
+    client certificate when ``etcd_ca``, its datastore's CA, issued it)."""
     try:
-        return reconcile_material(spec, secrets.material_from_secrets(existing_secrets), inputs.etcd_ca,
+        return reconcile_material(spec, secrets.material_from_secrets(existing_secrets), etcd_ca or inputs.etcd_ca,
                                   inputs.key_algorithm, inputs.renewal_window_days, now)
     except (pki.PKIError, secrets.SecretError, encryption.EncryptionError) as exc:
         raise TenantError("pki: %s" % exc)
@@ -210,8 +220,15 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
             "(its API server's own objects, the addons): set %s: false for the upgrade, or keep %s"
             % (tenant_spec.field("kubernetes_version"), spec["kubernetes_version"], running,
                tenant_spec.field("write_freeze"), running))
-    material, changed = reconcile_pki(spec, secrets_by_ns.get(namespace) or {}, inputs, now)
-    stages = rotation(spec, material, inputs.etcd_ca["cert"], inputs.settings)
+    try:
+        store = datastore.resolve(spec, inputs.datastores_by_name())
+        move = datastore.move_of(spec, existing, inputs.datastores_by_name(), running)
+    except datastore.MoveError as exc:
+        raise TenantError(str(exc))
+    # the tenant's control plane reaches its datastore: its URLs, a client certificate of its CA
+    settings = cast(Settings, {**inputs.settings, "etcd_endpoints": list(store.endpoints)})
+    material, changed = reconcile_pki(spec, secrets_by_ns.get(namespace) or {}, inputs, now, store.ca)
+    stages = rotation(spec, material, store.ca["cert"], settings)
     if stages and spec["write_freeze"]:
         raise TenantError(
             "%s: %s rotates the key of a write-frozen tenant; a rotation writes again what the old key sealed: "
@@ -221,7 +238,7 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
     result = {
         "spec": spec,
         "changed_items": changed,
-        "bootstrap_objects": bootstrap.bootstrap_objects(spec, material, inputs.settings),
+        "bootstrap_objects": bootstrap.bootstrap_objects(spec, material, settings),
         "admin_kubeconfig": material["admin.conf"],
         "super_admin_kubeconfig": material["super-admin.conf"],
         "server": spec["derived"]["server"],
@@ -229,13 +246,20 @@ def _tenant(host: str, raw: object, inputs: Inputs, names: dict[str, str], exist
         "ca_cert": material["ca"]["cert"],
         "sealing_key": encryption.primary_key(material[encryption.CONFIG_ITEM]),
         "rotation": stages,
+        "move": move.as_dict() if move else None,
     }
+    objects = admin_objects.admin_objects(spec, material, store.ca["cert"], settings)
+    if move:
+        # a moving tenant's objects switch it to the new datastore: applied by the move, once its
+        # prefix is copied there; its record only once the old copy is purged
+        result["move_objects"], result["record_object"] = objects, record.record_object(spec)
+        return result, []
     # the record last: it names what was applied once the objects before it are in
-    return result, [*admin_objects.admin_objects(spec, material, inputs.etcd_ca["cert"], inputs.settings),
-                    record.record_object(spec)]
+    return result, [*objects, record.record_object(spec)]
 
 
-def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have_ns: set[str]) -> dict[str, Any]:
+def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have_ns: set[str],
+              existing: list[Obj]) -> dict[str, Any]:
     """A tenant marked absent: guarded, and known to this site; TenantError otherwise."""
     name, namespace = spec["name"], spec["derived"]["namespace"]
     if name in names:
@@ -249,12 +273,13 @@ def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have
             "has changed" % (tenant_spec.field("confirm_delete"), name, name,
                              "not set" if spec["confirm_delete"] is None else repr(spec["confirm_delete"])))
     exists = namespace in have_ns
+    held = datastore.held(spec, existing)
     if not exists and name not in inputs.deleted:
         raise TenantError(
             "%s: absent, but there is no tenant %s to delete: the admin cluster has no namespace %s and this "
             "site never deleted a tenant of that name; check the tenant's name (the inventory host, or "
             "tenant_name), or remove the host from the inventory" % (tenant_spec.field("state"), name, namespace))
-    return {"name": name, "namespace": namespace, "exists": exists,
+    return {"name": name, "namespace": namespace, "exists": exists, "datastore": held,
             "etcd": {"name": name, "prefix": spec["derived"]["etcd_prefix"], "user": spec["derived"]["etcd_user"],
                      "state": "absent", "purge": True}}
 
@@ -271,7 +296,7 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
         raw = inputs.tenants[host]
         try:
             if tenant_spec.state(raw) == "absent":
-                out.deletions[host] = _deletion(host, _spec(raw, inputs), inputs, names, have_ns)
+                out.deletions[host] = _deletion(host, _spec(raw, inputs), inputs, names, have_ns, existing)
                 continue
             out.tenants[host], objects = _tenant(host, raw, inputs, names, existing, secrets_by_ns, now)
         except TenantError as exc:
@@ -285,6 +310,7 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
     out.admin_objects, out.unchanged_objects = k8s.unchanged(wanted, existing)
     for tenant in out.tenants.values():
         tenant["new_namespace"] = tenant["spec"]["derived"]["namespace"] in out.new_namespaces
+    out.moves = [t["move"] for t in out.tenants.values() if t["move"]]
     out.etcd_tenants = [{"name": t["spec"]["name"], "prefix": t["spec"]["derived"]["etcd_prefix"],
                          "user": t["spec"]["derived"]["etcd_user"],
                          "permission": "read" if t["spec"]["write_freeze"] else "readwrite",
@@ -293,4 +319,9 @@ def plan(inputs: Inputs, now: datetime.datetime | None = None) -> Plan:
                          "sealed_with": {"key": t["sealing_key"], "resources": t["spec"]["encrypt_resources"]}}
                         for t in out.tenants.values()]
     out.etcd_deletions = [d.pop("etcd") for d in out.deletions.values()]
+    # the same entries by the datastore that holds each tenant (the role calls etcd_tenant once per datastore)
+    where = {t["spec"]["name"]: t["spec"]["datastore"] for t in out.tenants.values()}
+    where.update({d["name"]: d["datastore"] for d in out.deletions.values()})
+    for entry in out.etcd_tenants + out.etcd_deletions:
+        out.etcd_by_datastore.setdefault(where[entry["name"]], []).append(entry)
     return out

@@ -205,8 +205,9 @@ def _deletion(raw: Mapping[str, Any]) -> Spec:
     """The spec of a tenant marked ``state: absent``: its name and guard. Its other fields are
     not checked (a tenant on a release no longer supported can still be deleted)."""
     name = names.validate_name(raw.get("name"), "name", SpecError)
+    # (its datastore is where to purge it when it has no record left to say so)
     return {"name": name, "state": "absent", "confirm_delete": raw.get("confirm_delete"),
-            "derived": derived_names(name)}
+            "datastore": str(raw.get("datastore") or DEFAULTS["datastore"]), "derived": derived_names(name)}
 
 
 def kubernetes_version(raw: Mapping[str, Any]) -> str:
