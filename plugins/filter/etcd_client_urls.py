@@ -53,14 +53,9 @@ from typing import Any
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 
 
-def _host(name: str, hostvars: Mapping[str, Any], address_var: str | None = None) -> str:
-    host = hostvars.get(name) or {}
-    return net.url_host(str((host.get(address_var) if address_var else None) or host.get("ansible_host") or name))
-
-
 def etcd_client_urls(hosts: Iterable[str], hostvars: Mapping[str, Any], port: int = 2379,
                      address_var: str | None = None) -> list[str]:
-    return ["https://%s:%d" % (_host(h, hostvars, address_var), int(port)) for h in hosts]
+    return net.host_urls(hosts, hostvars, port, address_var)
 
 
 class FilterModule:

@@ -18,8 +18,9 @@ import time
 
 import pytest
 import yaml
-from harness.procs import Proc, binary, free_port
+from harness.procs import binary, free_port
 from harness.runner import REPO, run_playbook
+from harness.tenant_processes import TenantProcesses, write_private
 
 PLAYBOOK = os.path.join(REPO, "playbooks", "tenants.yml")
 # The fixture admin cluster carries the site marker the admin_cluster role writes (the tenants
@@ -59,73 +60,6 @@ def _kubectl(kube, *args, check=True):
 
 def _changed(res):
     return {h: s.get("changed", 0) for h, s in res.stats.items() if s.get("changed")}
-
-
-class TenantProcesses:
-    """The tenant's control plane run from what the role applied."""
-
-    def __init__(self, kube, name, workdir):
-        self.name = name
-        self.ns = f"tenant-{name}"
-        self.dir = workdir
-        os.makedirs(workdir, exist_ok=True)
-        deploy = json.loads(_kubectl(kube, "-n", self.ns, "get", "deployment", "kube-control-plane", "-o", "json").stdout)
-        self.deployment = deploy
-        secrets = {}
-        for s in ("kamaji-pki", "kamaji-kubeconfigs"):
-            obj = json.loads(_kubectl(kube, "-n", self.ns, "get", "secret", s, "-o", "json").stdout)
-            secrets[s] = {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
-        pod = deploy["spec"]["template"]["spec"]
-        volumes = {v["name"]: v["secret"] for v in pod["volumes"]}
-        self.procs = []
-        for container in pod["containers"]:
-            cdir = os.path.join(workdir, container["name"])
-            mapping = {}
-            for mount in container["volumeMounts"]:
-                secret = volumes[mount["name"]]
-                data = secrets[secret["secretName"]]
-                items = [i["key"] for i in secret.get("items", [])] or list(data)
-                local = os.path.join(cdir, mount["mountPath"].lstrip("/"))
-                if "subPath" in mount:
-                    os.makedirs(os.path.dirname(local), exist_ok=True)
-                    _write(local, data[mount["subPath"]])
-                else:
-                    for key in items:
-                        _write(os.path.join(local, key), data[key])
-                mapping[mount["mountPath"]] = local
-            version = container["image"].rsplit(":", 1)[1]
-            command = [binary(os.path.basename(container["command"][0]), version)]
-            args = []
-            for arg in container["args"]:
-                for path, local in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
-                    arg = arg.replace("=" + path, "=" + local)
-                if arg.startswith("--cert-dir="):
-                    arg = "--cert-dir=" + os.path.join(cdir, "certs")
-                if arg.startswith("--bind-address="):
-                    arg = "--bind-address=127.0.0.1"
-                if container["name"] != "kube-apiserver" and arg.startswith("--secure-port="):
-                    arg = f"--secure-port={free_port()}"
-                args.append(arg)
-            if container["name"] == "kube-apiserver":
-                args.append("--bind-address=127.0.0.1")
-                self.port = int(next(a for a in args if a.startswith("--secure-port=")).split("=", 1)[1])
-            self.procs.append(Proc(f"tenant-{name}-{container['name']}", [*command, *args], workdir))
-
-    def start(self):
-        for p in self.procs:
-            p.start()
-        return self
-
-    def stop(self):
-        for p in self.procs:
-            p.stop()
-
-
-def _write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.chmod(path, 0o600)
 
 
 @pytest.fixture(scope="module")
@@ -522,8 +456,8 @@ def test_site_marker_of_another_site_refuses_the_admin_cluster(etcd_cluster, kub
     inventory = _inventory(tmp_path, etcd_cluster, kube_control_plane, tenant)
     key = pki.generate_key("ecdsa-p256")
     other = pki.cert_to_pem(pki.issue_ca("other-site-etcd-ca", key, 30))
-    _write(tmp_path / "etcd-pki" / "ca.crt", other)
-    _write(tmp_path / "etcd-pki" / "ca.key", pki.key_to_pem(key))
+    write_private(tmp_path / "etcd-pki" / "ca.crt", other)
+    write_private(tmp_path / "etcd-pki" / "ca.key", pki.key_to_pem(key))
     before = etcd_cluster.etcdctl("user", "list").stdout
     res = run_playbook(PLAYBOOK, tmp_path, inventory=inventory)
     msg = res.task(MARKER_CHECK, host="tenant-o")["msg"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Union
+from collections.abc import Iterable, Mapping
+from typing import Any, Union
 
 # RFC 1123 host names: labels of letters, digits and '-', at most 63 characters each,
 # 253 in all. Underscores are allowed where a caller says so (etcd member names and some
@@ -97,6 +98,18 @@ def url_host(address: str) -> str:
 
 def https_url(address: str, port_number: int) -> str:
     return "https://%s:%d" % (url_host(address), port_number)
+
+
+def host_urls(hosts: Iterable[str], hostvars: Mapping[str, Any], port_number: int,
+              address_var: str | None = None) -> list[str]:
+    """``https://<address>:<port>`` of inventory hosts, in order: each host's ``address_var``,
+    else its ``ansible_host``, else its name."""
+    out = []
+    for name in hosts:
+        host_vars = hostvars.get(name) or {}
+        address = (host_vars.get(address_var) if address_var else None) or host_vars.get("ansible_host") or name
+        out.append("https://%s:%d" % (url_host(str(address)), int(port_number)))
+    return out
 
 
 def sort_key(address: IPAddress) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import admin_objects
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import record as tenant_record
@@ -73,6 +74,44 @@ def names_in_use(raw_specs: Iterable[object], records: Iterable[Obj] = ()) -> li
         if name:
             names.add(name)
     return sorted(names)
+
+
+def reach(names: Iterable[str], groups: Mapping[str, Iterable[str]], hostvars: Mapping[str, Any],
+          configured: Mapping[str, Mapping[str, Any]], default: Mapping[str, Any], port: int = 2379,
+          pki_dir: str | None = None, read: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, dict[str, Any]]:
+    """How the controller reaches each named datastore: ``endpoints``, ``credentials_host`` (the
+    member holding its CA and root credentials) and ``pki_dir``. ``etcd`` is ``default``; another
+    name is its entry of ``configured`` (tenant_control_plane_datastores), its missing fields
+    filled from the inventory group of that name (its members' client URLs, its first member),
+    else that group alone. A name neither configured nor a group with members is left out (the
+    tenants naming it are refused, naming the field).
+
+    With ``read`` (per name, the files read from its credentials host: ``ca.crt``, ``ca.key``,
+    ``root.crt``, ``root.key``), each entry also holds ``ca`` (``cert``, ``key``: signs its
+    tenants' certificates) and ``connection`` (the etcd modules' options: ``endpoints``,
+    ``ca_cert``, ``client_cert``, ``client_key``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        given = dict(configured.get(name) or {})
+        if name == DEFAULT and not given:
+            given = dict(default)
+        members = list(groups.get(name) or [])
+        if not given and not members:
+            continue
+        out[name] = {
+            "endpoints": list(given.get("endpoints") or net.host_urls(members, hostvars, port)),
+            "credentials_host": given.get("credentials_host") or (members[0] if members else None),
+            "pki_dir": given.get("pki_dir") or pki_dir or default.get("pki_dir"),
+        }
+        if not out[name]["endpoints"] or not out[name]["credentials_host"]:
+            del out[name]
+            continue
+        files = (read or {}).get(name)
+        if files:
+            out[name]["ca"] = {"cert": files["ca.crt"], "key": files["ca.key"]}
+            out[name]["connection"] = {"endpoints": out[name]["endpoints"], "ca_cert": files["ca.crt"],
+                                       "client_cert": files["root.crt"], "client_key": files["root.key"]}
+    return out
 
 
 def recorded(obj: Obj) -> str | None:

@@ -274,6 +274,10 @@ def _deletion(host: str, spec: Spec, inputs: Inputs, names: dict[str, str], have
                              "not set" if spec["confirm_delete"] is None else repr(spec["confirm_delete"])))
     exists = namespace in have_ns
     held = datastore.held(spec, existing)
+    if held not in inputs.datastores_by_name():
+        raise TenantError("%s: tenant %s lives on datastore %r, which this site does not reach: keep its inventory "
+                          "group (or its entry of tenant_control_plane_datastores) to delete it"
+                          % (tenant_spec.field("state"), name, held))
     if not exists and name not in inputs.deleted:
         raise TenantError(
             "%s: absent, but there is no tenant %s to delete: the admin cluster has no namespace %s and this "
