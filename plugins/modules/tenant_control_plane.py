@@ -357,7 +357,7 @@ def write_outputs(out_dir: str, batch: plan.Plan) -> dict:
             tenant["move_file"] = os.path.join(out_dir, "%s-move.yaml" % host)
             files.write_private(tenant["move_file"], dump(tenant.pop("move_objects"), sort_keys=False))
             tenant["record_file"] = os.path.join(out_dir, "%s-record.yaml" % host)
-            files.write_private(tenant["record_file"], dump(tenant.pop("record_object"), sort_keys=False))
+            files.write_private(tenant["record_file"], dump([tenant.pop("record_object")], sort_keys=False))
         tenants[host] = tenant
     return {"output_dir": out_dir, "tenants": tenants, "errors": batch.errors, "etcd_tenants": batch.etcd_tenants,
             "admin_objects_file": admin_file, "admin_objects_count": len(batch.admin_objects),

@@ -153,3 +153,27 @@ def test_the_datastores_a_batch_reaches_are_its_specs_and_its_records(etcd_ca, s
 def test_a_datastore_without_members_or_ca_is_refused_naming_it(etcd_ca, given):
     with pytest.raises(datastore.MoveError, match=r"^datastores\.west: needs endpoints"):
         datastore.from_params({"west": given}, ["https://e:2379"], etcd_ca)
+
+
+def test_the_controller_reaches_each_datastore_from_its_group_or_its_entry():
+    from ansible_collections.kamaji.core.plugins.filter.tenant_datastores import tenant_datastores
+
+    hostvars = {"acme": {"tenant": {"datastore": "etcd_west"}}, "globex": {"tenant": {"datastore": "east"}},
+                "initech": {"tenant": {"datastore": "nowhere"}}, "hooli": {},
+                "w0": {"ansible_host": "192.0.2.31"}, "w1": {"ansible_host": "2001:db8::32"}}
+    groups = {"etcd_west": ["w0", "w1"], "etcd": ["e0"]}
+    default = {"endpoints": ["https://192.0.2.21:2379"], "credentials_host": "e0", "pki_dir": "/etc/kamaji/etcd/pki"}
+    configured = {"east": {"endpoints": ["https://192.0.2.41:2379"], "credentials_host": "e-east", "pki_dir": "/srv/pki"}}
+    got = tenant_datastores(["acme", "globex", "initech", "hooli"], hostvars, groups, [], configured, default)
+    assert got == {
+        "etcd": default,
+        "etcd_west": {"endpoints": ["https://192.0.2.31:2379", "https://[2001:db8::32]:2379"], "credentials_host": "w0",
+                      "pki_dir": "/etc/kamaji/etcd/pki"},
+        "east": configured["east"],
+    }  # nowhere: neither a group nor an entry (the tenant is refused, naming tenant.datastore)
+    files = {"ca.crt": "CA", "ca.key": "CAKEY", "root.crt": "ROOT", "root.key": "ROOTKEY"}
+    read = [{"item": {"key": "etcd_west"}, "files": files}]
+    west = tenant_datastores(["acme"], hostvars, groups, [], {}, default, read)["etcd_west"]
+    assert west["ca"] == {"cert": "CA", "key": "CAKEY"}
+    assert west["connection"] == {"endpoints": west["endpoints"], "ca_cert": "CA", "client_cert": "ROOT",
+                                  "client_key": "ROOTKEY"}
