@@ -223,3 +223,8 @@ def test_the_tenant_moves_and_serves_everything_from_the_new_datastore(mover, et
 
     again = run_playbook(PLAYBOOK, mover["dir"], inventory=inventory)
     assert again.rc == 0 and _changed(again) == {}, _changed(again)
+    # the fleet status measures the tenant where it lives now
+    status = run_playbook(os.path.join(REPO, "playbooks", "status.yml"), mover["dir"], inventory=inventory)
+    assert status.rc == 0, status.failed_tasks()
+    (row,) = status.task("The fleet, one row per tenant", host="mover")["rows"]
+    assert row["name"] == "mover" and row["etcd_keys"] >= len(source), row
