@@ -33,8 +33,20 @@ options:
         C(dns_service_ip), C(cluster_domain), C(admission_plugins), C(extra_args) and
         C(resources) per component (C(apiserver), C(controller_manager), C(scheduler)),
         C(addons) (C(coredns), C(kube_proxy)) and C(write_freeze). See docs/tenant-spec.md.
+      - Exactly one of O(spec) and O(answers).
     type: dict
-    required: true
+  answers:
+    description:
+      - A new tenant from the answers of a survey (the tenants job template of awx/configure.yml),
+        by answer C(name), C(kubernetes_version), C(replicas), C(endpoint_address) and
+        C(endpoint_port) (the job variables C(kamaji_new_tenant_<answer>)).
+      - An empty answer (or none) leaves its field to the default; digits typed on a command line
+        count as a number, and 0 is a number like any other.
+      - A refused answer fails naming its job variable and the field, such as
+        C(kamaji_new_tenant_endpoint_port (tenant.endpoint.port)).
+      - Exactly one of O(spec) and O(answers).
+    type: dict
+    version_added: 0.2.0
   supported_minors:
     description: Kubernetes minor versions accepted (1.<minor>).
     type: list
@@ -61,6 +73,14 @@ EXAMPLES = r"""
       name: acme
       endpoint: {address: 192.0.2.10, port: 31443}
       addons: {kube_proxy: false}
+
+- name: A new tenant from a survey's answers (the host's tenant dict is returned as tenant)
+  kamaji.core.tenant_spec:
+    answers:
+      name: "{{ kamaji_new_tenant_name | default(none) }}"
+      endpoint_address: "{{ kamaji_new_tenant_endpoint_address | default(none) }}"
+      endpoint_port: "{{ kamaji_new_tenant_endpoint_port | default(none) }}"
+  register: new_tenant
 """
 
 RETURN = r"""
@@ -76,28 +96,53 @@ spec:
     endpoint: {address: 192.0.2.10, port: 31443}
     dns_service_ip: 10.96.0.10
     derived: {namespace: tenant-acme, etcd_prefix: /acme/, server: "https://192.0.2.10:31443"}
+name:
+  description: The tenant's name (the inventory host of a new tenant from O(answers)).
+  returned: success
+  type: str
+  sample: hooli
+tenant:
+  description: With O(answers), the new tenant host's C(tenant) dict (the answers given, as spec fields).
+  returned: success, with answers
+  type: dict
+  sample: {endpoint: {address: 192.0.2.40, port: 31460}, replicas: 0}
+field:
+  description: The spec field a refused spec or answer names (C(tenant.endpoint.port)).
+  returned: failure (none for an answer that is no question of the survey)
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
+from ansible_collections.kamaji.core.plugins.module_utils.tenant import survey
 from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import SpecError, normalize
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            spec=dict(type="dict", required=True),
+            spec=dict(type="dict"),
+            answers=dict(type="dict"),
             supported_minors=dict(type="list", elements="int", default=list(versions.SUPPORTED_MINORS)),
             admin_networks=dict(type="list", elements="str", default=[]),
         ),
+        required_one_of=[("spec", "answers")],
+        mutually_exclusive=[("spec", "answers")],
         supports_check_mode=True,
     )
+    minors, networks = tuple(module.params["supported_minors"]), module.params["admin_networks"]
+    if module.params["answers"] is not None:
+        try:
+            name, tenant, spec = survey.normalized(module.params["answers"], minors, networks)
+        except survey.SurveyError as exc:
+            module.fail_json(msg=str(exc), field=exc.field)
+        module.exit_json(changed=False, name=name, tenant=tenant, spec=spec)
     try:
-        spec = normalize(module.params["spec"], tuple(module.params["supported_minors"]), module.params["admin_networks"])
+        spec = normalize(module.params["spec"], minors, networks)
     except SpecError as exc:
         module.fail_json(msg="tenant %s: %s" % (module.params["spec"].get("name", "?"), exc), field=str(exc).split(":", maxsplit=1)[0])
-    module.exit_json(changed=False, spec=spec)
+    module.exit_json(changed=False, name=spec["name"], spec=spec)
 
 
 if __name__ == "__main__":

@@ -230,6 +230,8 @@ def site(lab, bundle_dir, old_runtime_bundle, tmp_path_factory):
                                                  check=False).returncode == 0,
         "admin kubeconfig on the controller": os.path.exists(admin),
         "tenant kubeconfigs on the controller": sorted(os.listdir(tenants)) if os.path.isdir(tenants) else [],
+        "image archives on admin-worker-0": on_node("admin-worker-0", "test", "-e", "/var/lib/kamaji/images",
+                                                    check=False).returncode == 0,
     }
     start = time.monotonic()
     runs["first"] = run_playbook(SITE, tmp, old, inventory=inventory)
@@ -273,7 +275,12 @@ def test_check_mode_on_new_machines_previews_the_site_and_changes_nothing(site):
     assert check.rc == 0, check.failed_tasks()
     assert site["runs"]["after_check"] == {
         "admin.conf on admin-cp-0": False, "kubelet.conf on acme-worker-0": False,
-        "admin kubeconfig on the controller": False, "tenant kubeconfigs on the controller": []}
+        "admin kubeconfig on the controller": False, "tenant kubeconfigs on the controller": [],
+        "image archives on admin-worker-0": False}
+    # the images are named, not copied (hundreds of MB per node for a preview)
+    images = check.task("Check mode - the images this node would import", host="admin-worker-0")
+    assert images["changed"] and images["msg"].startswith("admin-worker-0 would import "), images
+    assert "registry.k8s.io/kube-apiserver:" in images["msg"], images
     init = check.task("Check mode - the admin cluster does not exist yet", host="admin-cp-0")
     assert init["changed"] and init["msg"].startswith("kubeadm init on admin-cp-0 would create the admin cluster")
     tenant = check.task("Check mode - no admin cluster to create the tenant in yet", host="acme")
