@@ -7,6 +7,7 @@ import json
 
 import pytest
 from cryptography import x509
+from harness.objects import as_read
 
 from ansible_collections.kamaji.core.plugins.module_utils.pki import x509 as pki
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import datastore, plan, record
@@ -26,15 +27,6 @@ def _inputs(etcd_ca, settings, west_ca, tenants, existing=None):
     return plan.Inputs(tenants=tenants, etcd_ca=etcd_ca, settings=settings, existing=existing or {}, datastores=stores)
 
 
-def _as_read(objects):
-    out = {}
-    for o in objects:
-        item = {k: v for k, v in o.items() if k != "kind"}
-        item["metadata"] = dict(o["metadata"], uid="u-" + o["metadata"]["name"], resourceVersion="1")
-        out.setdefault(o["kind"], []).append(item)
-    return out
-
-
 def _running(etcd_ca, settings, west_ca, spec=None, old_record=False):
     """acme as the admin cluster holds it after a run with ``spec`` (its objects read back)."""
     out = plan.plan(_inputs(etcd_ca, settings, west_ca, {"acme": spec or ACME}))
@@ -46,7 +38,7 @@ def _running(etcd_ca, settings, west_ca, spec=None, old_record=False):
         data = json.loads(rec["data"][record.SPEC_KEY])
         data.pop("datastore")
         objects[-1] = dict(rec, data=dict(rec["data"], **{record.SPEC_KEY: json.dumps(data)}))
-    return _as_read(objects)
+    return as_read(objects)
 
 
 def _apiserver(deployment):
@@ -97,7 +89,7 @@ def test_a_tenant_whose_spec_names_another_datastore_moves_its_objects_held_for_
     assert [e["name"] for e in out.etcd_by_datastore["west"]] == ["acme"]
 
     # once its control plane runs on west (a run stopped after the switch), it is never copied again
-    switched = dict(existing, Deployment=_as_read([objs[("Deployment", "kube-control-plane")]])["Deployment"])
+    switched = dict(existing, Deployment=as_read([objs[("Deployment", "kube-control-plane")]])["Deployment"])
     out = plan.plan(_inputs(etcd_ca, settings, west_ca, {"acme": dict(ACME, datastore="west")}, switched))
     assert out.moves[0]["switched"] is True
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
+from harness.objects import as_read
 
 from ansible_collections.kamaji.core.plugins.module_utils import versions
 from ansible_collections.kamaji.core.plugins.module_utils.pki import tenant_set
@@ -26,16 +27,6 @@ def _etcd(name, permission="readwrite"):
 
 def _inputs(etcd_ca, settings, tenants, **over):
     return plan.Inputs(tenants=tenants, etcd_ca=etcd_ca, settings=settings, **over)
-
-
-def _as_read(objects):
-    """Objects as the API returns them by kind (with server-side additions, without kind)."""
-    out = {}
-    for o in objects:
-        item = {k: v for k, v in o.items() if k != "kind"}
-        item["metadata"] = dict(o["metadata"], uid="u-" + o["metadata"]["name"], resourceVersion="1")
-        out.setdefault(o["kind"], []).append(item)
-    return out
 
 
 @pytest.mark.parametrize(("running", "wanted", "error"), [
@@ -111,7 +102,7 @@ def test_check_mode_leaves_out_objects_of_new_namespaces(etcd_ca, settings):
 def test_replanning_what_the_cluster_holds_sends_nothing_and_keeps_the_pki(etcd_ca, settings):
     tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
     first = plan.plan(_inputs(etcd_ca, settings, tenants))
-    again = plan.plan(_inputs(etcd_ca, settings, tenants, existing=_as_read(first.admin_objects)))
+    again = plan.plan(_inputs(etcd_ca, settings, tenants, existing=as_read(first.admin_objects)))
     assert again.errors == {}
     assert again.admin_objects == [] and again.unchanged_objects == len(first.admin_objects)
     assert again.new_namespaces == [] and again.tenants["acme"]["new_namespace"] is False
@@ -123,14 +114,14 @@ def test_a_write_frozen_tenant_gets_a_read_only_etcd_role_and_keeps_its_control_
     tenants = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}}}
     first = plan.plan(_inputs(etcd_ca, settings, tenants))
     frozen = plan.plan(_inputs(etcd_ca, settings, {"acme": dict(tenants["acme"], write_freeze=True)},
-                               existing=_as_read(first.admin_objects)))
+                               existing=as_read(first.admin_objects)))
     assert frozen.errors == {}
     assert frozen.etcd_tenants == [_etcd("acme", "read")]
     # only the tenant's record says so in the admin cluster: the pods do not restart
     assert [(o["kind"], o["metadata"]["name"]) for o in frozen.admin_objects] == [("ConfigMap", "kamaji-tenant-spec")]
     # a frozen tenant does not move to another release (its API server would write)
     moving_spec = dict(tenants["acme"], write_freeze=True, kubernetes_version=versions.KUBERNETES[:-1] + "9")
-    moving = plan.plan(_inputs(etcd_ca, settings, {"acme": moving_spec}, existing=_as_read(first.admin_objects)))
+    moving = plan.plan(_inputs(etcd_ca, settings, {"acme": moving_spec}, existing=as_read(first.admin_objects)))
     assert moving.errors == {"acme": (
         f"tenant.kubernetes_version: {versions.KUBERNETES[:-1]}9 would move a write-frozen tenant from "
         f"{versions.KUBERNETES}; a control plane that moves writes to its datastore (its API server's own objects, "
@@ -142,7 +133,7 @@ def test_a_running_tenant_never_moves_down_and_the_others_go_on(etcd_ca, setting
     first = plan.plan(_inputs(etcd_ca, settings, running))
     tenants = {"acme": dict(running["acme"], kubernetes_version=OLDER),
                "globex": {"name": "globex", "endpoint": {"address": "192.0.2.10", "port": 31444}}}
-    out = plan.plan(_inputs(etcd_ca, settings, tenants, existing=_as_read(first.admin_objects)))
+    out = plan.plan(_inputs(etcd_ca, settings, tenants, existing=as_read(first.admin_objects)))
     assert out.errors["acme"].startswith(f"tenant.kubernetes_version: {OLDER} would downgrade the running {NEWEST}")
     assert list(out.tenants) == ["globex"]
     assert not [o for o in out.admin_objects if o["metadata"].get("namespace") == "tenant-acme"]
@@ -171,7 +162,7 @@ def _absent(name, guard=None):
 def test_a_tenant_marked_absent_is_planned_for_deletion_only_with_its_guard(etcd_ca, settings):
     running = {"acme": {"name": "acme", "endpoint": {"address": "192.0.2.10", "port": 31443}},
                "globex": {"name": "globex", "endpoint": {"address": "192.0.2.10", "port": 31444}}}
-    existing = _as_read(plan.plan(_inputs(etcd_ca, settings, running)).admin_objects)
+    existing = as_read(plan.plan(_inputs(etcd_ca, settings, running)).admin_objects)
     out = plan.plan(_inputs(etcd_ca, settings, {"acme": _absent("acme", "acme"), "globex": running["globex"]},
                             existing=existing))
     assert out.errors == {}

@@ -11,7 +11,7 @@ PodDisruptionBudget, in apply order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
@@ -38,6 +38,17 @@ CONTROLLER_MANAGER_FILES = ("ca.crt", "ca.key", "front-proxy-ca.crt", "sa.key")
 
 FlagValue = Union[str, int, bool]  # noqa: UP007 - evaluated at import
 Flags = dict[str, FlagValue]
+
+
+def deployed_apiserver(objects: Iterable[Obj], namespace: str) -> Mapping[str, Any] | None:
+    """The kube-apiserver container of the tenant's control-plane Deployment among ``objects``
+    (as read from the admin cluster): None without that Deployment, {} when it has no such container."""
+    for o in objects:
+        meta = o.get("metadata") or {}
+        if o.get("kind") == "Deployment" and meta.get("namespace") == namespace and meta.get("name") == DEPLOYMENT:
+            containers = (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+            return next((c for c in containers if c.get("name") == "kube-apiserver"), {})
+    return None
 
 
 def labels(spec: Spec, component: str | None = None) -> dict[str, str]:

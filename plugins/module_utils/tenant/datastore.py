@@ -142,17 +142,13 @@ def held(spec: Mapping[str, Any], existing: Iterable[Obj]) -> str:
 def serving_endpoints(existing: Iterable[Obj], namespace: str) -> tuple[str, ...] | None:
     """The etcd client URLs the tenant's control plane runs with (its kube-apiserver's
     ``--etcd-servers``); None without a Deployment."""
-    for o in existing:
-        meta = o.get("metadata") or {}
-        if (o.get("kind") == "Deployment" and meta.get("namespace") == namespace
-                and meta.get("name") == admin_objects.DEPLOYMENT):
-            for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
-                if c.get("name") == "kube-apiserver":
-                    for arg in list(c.get("command") or []) + list(c.get("args") or []):
-                        if str(arg).startswith("--etcd-servers="):
-                            return tuple(str(arg).split("=", 1)[1].split(","))
-            return ()
-    return None
+    container = admin_objects.deployed_apiserver(existing, namespace)
+    if container is None:
+        return None
+    for arg in list(container.get("command") or []) + list(container.get("args") or []):
+        if str(arg).startswith("--etcd-servers="):
+            return tuple(str(arg).split("=", 1)[1].split(","))
+    return ()
 
 
 @dataclass(frozen=True)

@@ -114,14 +114,8 @@ class Plan:
 
 def deployed_version(objects: list[Obj], namespace: str) -> str | None:
     """Kubernetes version of the tenant's running control plane (its kube-apiserver image tag)."""
-    for o in objects:
-        meta = o.get("metadata") or {}
-        if (o.get("kind") == "Deployment" and meta.get("namespace") == namespace
-                and meta.get("name") == admin_objects.DEPLOYMENT):
-            for c in (((o.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
-                if c.get("name") == "kube-apiserver":
-                    return str(c.get("image", "")).rsplit(":", 1)[-1]
-    return None
+    container = admin_objects.deployed_apiserver(objects, namespace)
+    return str(container.get("image", "")).rsplit(":", 1)[-1] if container else None
 
 
 def version_step_error(running: str | None, wanted: str) -> str | None:
