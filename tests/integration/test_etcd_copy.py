@@ -130,3 +130,28 @@ def dict_cluster(cluster, endpoints):
             return dict(cluster.connection(), endpoints=endpoints)
 
     return Reached()
+
+
+def test_values_near_etcds_request_limit_are_read_and_written_in_pieces_it_accepts(etcd_cluster, other_cluster,
+                                                                                 tmp_path):
+    """Tenants keep large objects (Helm keeps every release in a Secret of up to about 1 MiB):
+    eight keys of 700 KiB are more than one gRPC response holds by default (4 MiB) and more
+    than one etcd request may carry (1.5 MiB by default): the copy reads and writes them in
+    pieces both accept."""
+    from ansible_collections.kamaji.core.plugins.module_utils.etcd.client import Client
+    prefix, size = "/bulky/", 700 * 1024
+    source = Client(**etcd_cluster.connection())
+    try:
+        for i in range(8):
+            source.put(f"{prefix}release-{i}", bytes([65 + i]) * size)
+    finally:
+        source.close()
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "copy", "kamaji.core.etcd_prefix": dict(
+        other_cluster.connection(), state="copied", prefix=prefix, source=etcd_cluster.connection())}]}]
+    res = run_playbook(play, tmp_path)
+    assert res.rc == 0, res.failed_tasks()
+    r = res.task("copy")
+    assert r["verified"] is True and r["written"] == 8, r
+    target = _kvs(other_cluster, prefix)
+    assert {k: len(v) for k, (v, _rev) in target.items()} == {f"{prefix}release-{i}": size for i in range(8)}
+    assert target[f"{prefix}release-7"][0] == b"H" * size

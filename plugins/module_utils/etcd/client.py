@@ -47,6 +47,13 @@ if GRPC.ok and ETCD3.ok:
     auth_pb2, rpc_pb2 = SCHEMA.auth, SCHEMA.rpc
 
 PAGE = 1000
+# Bytes of keys and values one write transaction carries at most: under etcd's default
+# --max-request-bytes (1.5 MiB) with room for the request's framing. A larger single value
+# goes alone (the source's etcd accepted it, so a like-configured target does too).
+TXN_BYTES = 1024 * 1024
+# What one gRPC response may hold: a page of large values (Helm's release Secrets, up to about
+# 1 MiB each) is far above gRPC's default of 4 MiB; etcd's own server and etcdctl allow 2 GiB.
+MAX_RESPONSE_BYTES = 2 ** 31 - 1
 RETRIES = 3
 RETRY_DELAY = 0.5
 # Seconds a membership change waits for etcd to consider the cluster healthy again.
@@ -170,7 +177,8 @@ class Channel:
 
     def __init__(self, endpoint: Endpoint, credentials: Any) -> None:
         self.endpoint = endpoint
-        self.channel = grpc.secure_channel(endpoint.target, credentials)
+        self.channel = grpc.secure_channel(endpoint.target, credentials,
+                                           options=[("grpc.max_receive_message_length", MAX_RESPONSE_BYTES)])
         stubs = SCHEMA.stubs(self.channel)
         self.kv, self.cluster, self.maintenance, self.auth = (stubs["KV"], stubs["Cluster"], stubs["Maintenance"],
                                                               stubs["Auth"])
@@ -483,14 +491,17 @@ class Client:
         return int(resp.header.revision)
 
     def put_many(self, items: Iterable[tuple[str | bytes, str | bytes]]) -> None:
-        """Write (key, value) pairs in transactions of at most 64 operations."""
+        """Write (key, value) pairs, in order, in transactions of at most 64 operations and
+        ``TXN_BYTES`` of keys and values (a larger pair alone)."""
         batch: list[Any] = []
+        size = 0
         for key, value in items:
-            batch.append(rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=wire.to_bytes(key),
-                                                                          value=wire.to_bytes(value))))
-            if len(batch) == 64:
+            k, v = wire.to_bytes(key), wire.to_bytes(value)
+            if batch and (len(batch) == 64 or size + len(k) + len(v) > TXN_BYTES):
                 self.call("writing keys", self.channel.kv.Txn, rpc_pb2.TxnRequest(success=batch))
-                batch = []
+                batch, size = [], 0
+            batch.append(rpc_pb2.RequestOp(request_put=rpc_pb2.PutRequest(key=k, value=v)))
+            size += len(k) + len(v)
         if batch:
             self.call("writing keys", self.channel.kv.Txn, rpc_pb2.TxnRequest(success=batch))
 
