@@ -58,7 +58,13 @@ class TenantProcesses:
             if container["name"] == "kube-apiserver":
                 args.append("--bind-address=127.0.0.1")
                 self.port = int(next(a for a in args if a.startswith("--secure-port=")).split("=", 1)[1])
-            self.procs.append(Proc(f"tenant-{name}-{container['name']}", [*command, *args], workdir))
+            # the container's environment (the Go runtime's limits a size profile sets), values only
+            env = dict(os.environ, **{e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+            self.procs.append(Proc(f"tenant-{name}-{container['name']}", [*command, *args], workdir, env=env))
+
+    def pids(self) -> dict[str, int]:
+        """Container name -> pid of its running process."""
+        return {p.name.rsplit("-kube-", 1)[-1]: p.popen.pid for p in self.procs if p.alive}
 
     def start(self):
         for p in self.procs:
