@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import glob
 import http.client
 import itertools
 import json
@@ -34,6 +35,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -1118,8 +1120,13 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
         f.write(text.replace(f"kubernetes_version: {older}", f"kubernetes_version: {newer}"))
     workers_play = os.path.join(REPO, "playbooks", "tenant_workers.yml")
     ev = {"kamaji_bundle_dir": bundle_dir}
+    # the workers job carries no file from the tenants job (as an AWX job in a fresh container):
+    # the controller's directory of tenant kubeconfigs is empty for it, each worker's tenant
+    # kubeconfig is read from the admin cluster, and none is left on the controller after it
+    no_files = {**ev, "tenant_control_plane_kubeconfig_dir": str(tmp_path / "no-kubeconfigs")}
+    scratch_before = set(glob.glob(os.path.join(tempfile.gettempdir(), "kamaji-tenant-kubeconfigs-*")))
 
-    refused = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    refused = run_playbook(workers_play, tmp_path, no_files, inventory=site["inventory"])
     assert refused.rc != 0
     msg = refused.task("Never a kubelet newer than its tenant's API server", host=worker)["msg"]
     assert msg.startswith(f"{worker}: kube_packages_version: {newer} is newer than the running API server of tenant "
@@ -1205,8 +1212,9 @@ def test_a_tenant_moves_one_minor_up_control_plane_first_then_its_worker(site, b
     assert _node(_tenant_conf(site, "globex"), TENANT_WORKERS["globex"])["status"]["nodeInfo"]["kubeletVersion"] == newer
     # the control plane rolled without a failed read
     assert poller.failed == [], poller.failed[:5]
-    again = run_playbook(workers_play, tmp_path, ev, inventory=site["inventory"])
+    again = run_playbook(workers_play, tmp_path, no_files, inventory=site["inventory"])
     assert again.rc == 0 and _changed(again) == {}, _changed(again)
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "kamaji-tenant-kubeconfigs-*"))) == scratch_before
 
 
 def _certs(host):

@@ -243,6 +243,42 @@ def test_second_run_changes_nothing(tenants):
     assert _changed(again) == {}, again.stdout[-3000:]
 
 
+def test_a_workers_job_reads_its_tenants_kubeconfig_from_the_admin_cluster(tenants, kube_control_plane, tmp_path):
+    """The tenant_worker role's kubeconfig source (a workers job in a fresh AWX container has no
+    file from the tenants job): each worker's tenant kubeconfig is read from the admin cluster
+    into a private scratch file, the one the tenants play wrote, and the scratch is removed; an
+    unknown tenant fails naming kamaji_tenant."""
+    play = [{"hosts": "workers", "gather_facts": False, "tasks": [
+        {"name": "read", "ansible.builtin.include_role": {"name": "kamaji.core.tenant_worker",
+                                                          "tasks_from": "kubeconfig"}},
+        {"name": "what was read", "ansible.builtin.set_fact": {
+            "read_text": "{{ lookup('ansible.builtin.file', _tenant_worker_conf_path) }}",
+            "read_path": "{{ _tenant_worker_conf_path }}", "read_mode": "{{ (_tenant_worker_conf_path is file) }}"}},
+        {"name": "done", "ansible.builtin.include_role": {"name": "kamaji.core.tenant_worker",
+                                                          "tasks_from": "kubeconfig_done"}}]}]
+    inv = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                            "admin_cluster_kubeconfig": kube_control_plane.kubeconfig},
+                   "children": {"workers": {"hosts": {"blue-w0": {"kamaji_tenant": "blue"},
+                                                      "green-w0": {"kamaji_tenant": "green"}}}}}}
+    inventory = tmp_path / "workers.yml"
+    inventory.write_text(yaml.safe_dump(inv))
+    res = run_playbook(play, tmp_path, inventory=str(inventory))
+    assert res.rc == 0, res.failed_tasks()
+    for host, name in (("blue-w0", "blue"), ("green-w0", "green")):
+        facts = res.task("what was read", host=host)["ansible_facts"]
+        written = yaml.safe_load((tenants["dir"] / f"{name}.kubeconfig").read_text())
+        assert yaml.safe_load(facts["read_text"]) == written, host
+        assert not os.path.exists(facts["read_path"]), facts["read_path"]  # the scratch is gone
+    assert _changed(res) == {}
+
+    inv["all"]["children"]["workers"]["hosts"] = {"lost-w0": {"kamaji_tenant": "no-such-tenant"}}
+    inventory.write_text(yaml.safe_dump(inv))
+    lost = run_playbook(play, tmp_path, inventory=str(inventory))
+    assert lost.rc != 0
+    msg = lost.task("The tenant has an admin kubeconfig (the tenants play made the tenant)", host="lost-w0")["msg"]
+    assert msg.startswith("lost-w0: tenant no-such-tenant (kamaji_tenant) has no admin kubeconfig in the admin cluster "), msg
+
+
 def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, etcd_cluster):
     """tenant.write_freeze: true makes blue read-only at the datastore (its etcd role reads its prefix);
     its API keeps serving reads, every write fails naming etcd's refusal; green is untouched; false lifts it."""

@@ -87,14 +87,16 @@ def test_a_typo_is_caught():
         _validate("etcd", "etcd_", {"etcd_install_source": "ftp"})
 
 
-def test_tenant_workers_pass_the_role_spec_and_find_the_tenant_kubeconfigs(inventory):
-    written = {inventory["_meta"]["hostvars"][h]["tenant_control_plane_kubeconfig_dir"]
-               for h in _hosts(inventory, "tenants")}
+def test_tenant_workers_pass_the_role_spec_and_read_their_tenants_kubeconfig_from_the_admin_cluster(inventory):
+    admin = {inventory["_meta"]["hostvars"][h].get("tenant_control_plane_admin_kubeconfig",
+                                                   inventory["_meta"]["hostvars"][h]["admin_cluster_kubeconfig"])
+             for h in _hosts(inventory, "tenants")}
     for host in _hosts(inventory, "tenant_workers"):
         hv = inventory["_meta"]["hostvars"][host]
         given = _validate("tenant_worker", "tenant_worker_", hv)
-        # the role reads <tenant>.kubeconfig where the tenants play wrote it
-        assert {given.get("tenant_worker_kubeconfig_dir", hv.get("tenant_control_plane_kubeconfig_dir"))} == written, host
+        # no file from the tenants play: the tenant's Secret, read with the admin cluster's kubeconfig
+        assert not given.get("tenant_worker_kubeconfig_dir"), host
+        assert {given.get("tenant_worker_admin_kubeconfig", hv.get("admin_cluster_kubeconfig"))} == admin, host
 
 
 def test_admin_cluster_variables_pass_the_role_argument_specs(inventory):
