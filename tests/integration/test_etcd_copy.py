@@ -132,8 +132,8 @@ def dict_cluster(cluster, endpoints):
     return Reached()
 
 
-def test_values_near_etcds_request_limit_are_read_and_written_in_pieces_it_accepts(etcd_cluster, other_cluster,
-                                                                                 tmp_path):
+def test_values_near_etcds_request_limit_are_read_and_written_in_pieces_it_accepts(
+        etcd_cluster, other_cluster, tmp_path):
     """Tenants keep large objects (Helm keeps every release in a Secret of up to about 1 MiB):
     eight keys of 700 KiB are more than one gRPC response holds by default (4 MiB) and more
     than one etcd request may carry (1.5 MiB by default): the copy reads and writes them in

@@ -56,7 +56,7 @@ def _rss_mib(pid: int) -> dict[str, float]:
     out = {}
     with open(f"/proc/{pid}/status", encoding="ascii") as f:
         for line in f:
-            key, _, rest = line.partition(":")
+            key, _sep, rest = line.partition(":")
             if key in ("VmRSS", "RssAnon", "RssFile"):
                 out[key] = int(rest.split()[0]) / 1024
     return out
@@ -114,19 +114,18 @@ def main() -> int:
             if args.size:
                 tenant["size"] = args.size
             inventory = os.path.join(tmp, "hosts.json")
+            host = {"tenant": tenant, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
+            group_vars = {"tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
+                          "tenant_control_plane_etcd_endpoints": etcd.endpoints,
+                          "tenant_control_plane_etcd_credentials_host": "etcd-creds",
+                          "tenant_control_plane_etcd_pki_dir": pki,
+                          "tenant_control_plane_kubeconfig_dir": tmp,
+                          "tenant_control_plane_wait": False}
+            children = {"etcd_credentials": {"hosts": {"etcd-creds": None}},
+                        "tenants": {"hosts": {"mem": host}, "vars": group_vars}}
             with open(inventory, "w", encoding="utf-8") as f:
                 json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-                                   "children": {
-                    "etcd_credentials": {"hosts": {"etcd-creds": None}},
-                    "tenants": {"hosts": {"mem": {"tenant": tenant,
-                                                   "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}},
-                                "vars": {
-                        "tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
-                        "tenant_control_plane_etcd_endpoints": etcd.endpoints,
-                        "tenant_control_plane_etcd_credentials_host": "etcd-creds",
-                        "tenant_control_plane_etcd_pki_dir": pki,
-                        "tenant_control_plane_kubeconfig_dir": tmp,
-                        "tenant_control_plane_wait": False}}}}}, f)
+                                   "children": children}}, f)
             env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
             out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml")],
                                  env=env, capture_output=True, text=True, check=False)
