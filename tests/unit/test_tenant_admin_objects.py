@@ -37,6 +37,19 @@ def test_deployment_wiring(build_tenant):
     assert svc["spec"]["type"] == "NodePort" and svc["spec"]["ports"][0]["nodePort"] == 31443
 
 
+def test_a_size_profile_sets_the_go_runtime_and_requests_of_each_container(build_tenant):
+    _unused, _unused, objs = build_tenant()
+    standard = objs[("Deployment", "kube-control-plane")]["spec"]["template"]["spec"]["containers"]
+    # the standard profile renders the Deployment as before profiles existed: no env, no rollout
+    assert [c.get("env") for c in standard] == [None, None, None]
+    _unused, _unused, objs = build_tenant(size="small", resources={"apiserver": {"limits": {"memory": "400Mi"}}})
+    api, cm, sched = objs[("Deployment", "kube-control-plane")]["spec"]["template"]["spec"]["containers"]
+    assert api["env"] == [{"name": "GOGC", "value": "50"}, {"name": "GOMEMLIMIT", "value": "360MiB"}]
+    assert cm["env"] == sched["env"] == [{"name": "GOGC", "value": "50"}]
+    assert api["resources"] == {"requests": {"cpu": "50m", "memory": "192Mi"}, "limits": {"memory": "400Mi"}}
+    assert sched["resources"] == {"requests": {"cpu": "10m", "memory": "32Mi"}}
+
+
 def test_dns_endpoint_turns_the_endpoint_reconciler_off(build_tenant):
     _unused, _unused, objs = build_tenant(endpoint={"address": "api.acme.example", "port": 31443},
                                           service_type="ClusterIP")

@@ -41,6 +41,32 @@ def test_null_values_keep_the_defaults():
     assert spec["extra_sans"] == [] and spec["extra_args"] == {}
 
 
+def test_a_size_profile_gives_its_requests_under_the_tenants_own_resources():
+    assert normalize(TWO_LINES)["size"] == "standard"
+    small = normalize(dict(TWO_LINES, size="small"))
+    assert small["resources"] == {"apiserver": {"requests": {"cpu": "50m", "memory": "192Mi"}},
+                                  "controller_manager": {"requests": {"cpu": "20m", "memory": "64Mi"}},
+                                  "scheduler": {"requests": {"cpu": "10m", "memory": "32Mi"}}}
+    own = normalize(dict(TWO_LINES, size="small", resources={"apiserver": {"requests": {"memory": "256Mi"},
+                                                                           "limits": {"memory": "512Mi"}}}))
+    assert own["resources"]["apiserver"] == {"requests": {"cpu": "50m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+    # what the record holds normalizes to itself
+    form = {k: v for k, v in own.items() if k in FIELDS and k not in ("state", "confirm_delete")}
+    assert normalize(dict(form, name="acme")) == own
+
+
+def test_the_go_runtime_follows_the_profile_and_a_memory_limit():
+    from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import go_runtime_env
+
+    assert {c: go_runtime_env(normalize(TWO_LINES), c) for c in ("apiserver", "scheduler")} == {
+        "apiserver": {}, "scheduler": {}}
+    small = normalize(dict(TWO_LINES, size="small", resources={"apiserver": {"limits": {"memory": "512Mi"}}}))
+    assert go_runtime_env(small, "apiserver") == {"GOGC": "50", "GOMEMLIMIT": "460MiB"}
+    assert go_runtime_env(small, "controller_manager") == {"GOGC": "50"}
+    limited = normalize(dict(TWO_LINES, resources={"scheduler": {"limits": {"memory": "1G"}}}))
+    assert go_runtime_env(limited, "scheduler") == {"GOMEMLIMIT": "858MiB"}
+
+
 def test_replicas_zero_is_a_sleeping_tenant():
     assert normalize(dict(TWO_LINES, replicas=0))["replicas"] == 0
 
@@ -87,6 +113,9 @@ BAD = [
     ({"datastore": "etcd-eu"}, "tenant.datastore"),
     ({"datastore": ""}, "tenant.datastore"),
     ({"datastore": ["etcd"]}, "tenant.datastore"),
+    ({"size": "huge"}, "tenant.size"),
+    ({"size": ["small"]}, "tenant.size"),
+    ({"resources": {"scheduler": {"limits": {"memory": "100m"}}}}, "tenant.resources.scheduler.limits.memory"),
 ]
 
 

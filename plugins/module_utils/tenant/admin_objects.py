@@ -17,7 +17,7 @@ from typing import Any, Union
 from ansible_collections.kamaji.core.plugins.module_utils.common import net
 from ansible_collections.kamaji.core.plugins.module_utils.common.objects import Obj
 from ansible_collections.kamaji.core.plugins.module_utils.tenant import encryption, secrets
-from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY, Settings, Spec
+from ansible_collections.kamaji.core.plugins.module_utils.tenant.spec import DEFAULT_IMAGE_REPOSITORY, Settings, Spec, go_runtime_env
 
 # Paths inside the control-plane containers (the Secrets are mounted there).
 PKI_DIR = "/etc/kubernetes/pki"
@@ -169,6 +169,15 @@ def _resources(spec: Spec, component: str) -> dict[str, dict[str, str]]:
     return {k: dict(v) for k, v in res.items() if v}
 
 
+def _with_env(container: Obj, spec: Spec, component: str) -> Obj:
+    """``container`` with the Go runtime's environment of its size profile (none: no ``env``, the
+    Deployment as before profiles existed)."""
+    env = go_runtime_env(spec, component)
+    if env:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    return container
+
+
 def _probe(path: str, port: int, initial: int = 10, period: int = 10, failures: int = 6) -> Obj:
     return {"httpGet": {"path": path, "port": port, "scheme": "HTTPS"}, "initialDelaySeconds": initial,
             "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": failures}
@@ -187,7 +196,7 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
     repo = options.get("image_repository") or DEFAULT_IMAGE_REPOSITORY
     port = spec["endpoint"]["port"]
     extra: dict[str, Any] = spec["extra_args"]
-    return [
+    containers: list[Obj] = [
         {
             "name": "kube-apiserver",
             "image": "%s/kube-apiserver:%s" % (repo, version),
@@ -224,6 +233,9 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
             "volumeMounts": [_kubeconfig_mount("scheduler.conf")],
         },
     ]
+    components = {"kube-apiserver": "apiserver", "kube-controller-manager": "controller_manager",
+                  "kube-scheduler": "scheduler"}
+    return [_with_env(c, spec, components[str(c["name"])]) for c in containers]
 
 
 def deployment(spec: Spec, options: Settings, pki_checksum: str) -> Obj:

@@ -53,6 +53,33 @@ MANAGED_FLAGS = {
                            "service-cluster-ip-range", "controllers"},
     "scheduler": {"kubeconfig"},
 }
+# Size profiles (tenant.size): the Go runtime's settings and the resource requests of each
+# component, chosen from tools/bench/tenant_memory.py's figures (docs/performance.md).
+# standard: the runtime as upstream ships it, requests for a busy tenant. small: the heap
+# collected at half the growth (GOGC=50: an idle apiserver holds about 37 MiB less of its own
+# memory, at no idle CPU measured; more GC work under load), requests near an idle tenant's own
+# memory, so an admin worker packs more of them. A tenant's own resources win over its profile's.
+SIZES: dict[str, dict[str, Any]] = {
+    "standard": {
+        "go": {},
+        "resources": {
+            "apiserver": {"requests": {"cpu": "100m", "memory": "320Mi"}},
+            "controller_manager": {"requests": {"cpu": "50m", "memory": "128Mi"}},
+            "scheduler": {"requests": {"cpu": "20m", "memory": "64Mi"}},
+        },
+    },
+    "small": {
+        "go": {component: {"GOGC": "50"} for component in COMPONENTS},
+        "resources": {
+            "apiserver": {"requests": {"cpu": "50m", "memory": "192Mi"}},
+            "controller_manager": {"requests": {"cpu": "20m", "memory": "64Mi"}},
+            "scheduler": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+        },
+    },
+}
+# With a memory limit, the Go runtime collects harder as the heap nears this share of it
+# (GOMEMLIMIT) rather than the container being killed at the limit.
+GO_MEMORY_LIMIT_SHARE = 0.9
 DEFAULTS: dict[str, Any] = {
     "kubernetes_version": versions.KUBERNETES,
     "replicas": 2,
@@ -63,11 +90,9 @@ DEFAULTS: dict[str, Any] = {
     "cluster_domain": "cluster.local",
     "admission_plugins": [],
     "extra_args": {},
-    "resources": {
-        "apiserver": {"requests": {"cpu": "100m", "memory": "320Mi"}},
-        "controller_manager": {"requests": {"cpu": "50m", "memory": "128Mi"}},
-        "scheduler": {"requests": {"cpu": "20m", "memory": "64Mi"}},
-    },
+    # the size profile: the Go runtime's settings and the default resources (SIZES)
+    "size": "standard",
+    "resources": SIZES["standard"]["resources"],
     "addons": {"coredns": True, "kube_proxy": True},
     # read-only at the datastore: the tenant's etcd role may read its prefix, not write it
     "write_freeze": False,
@@ -157,13 +182,20 @@ def _quantity(value: object, path: str) -> str:
     return str(value)
 
 
+def quantity_bytes(value: object) -> int:
+    """A Kubernetes quantity of bytes (``512Mi``, ``2G``, a number) in bytes; 0 when it is not one."""
+    match = QUANTITY_RE.match(str(value))
+    if isinstance(value, bool) or not match or (match.group(3) or "") not in BYTE_UNITS:
+        return 0
+    return int(float(match.group(1)) * BYTE_UNITS[match.group(3) or ""])
+
+
 def quota_bytes(value: object, path: str) -> int | None:
     """A storage quota (``512Mi``, ``2G``, or a number of bytes) in bytes; None: no quota."""
     if value is None:
         return None
-    match = QUANTITY_RE.match(str(value))
-    size = int(float(match.group(1)) * BYTE_UNITS[match.group(3) or ""]) if match and (match.group(3) or "") in BYTE_UNITS else 0
-    if isinstance(value, bool) or size < 1:
+    size = quantity_bytes(value)
+    if size < 1:
         raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi, 2Gi, or a number of bytes)" % (path, value))
     return size
 
@@ -295,6 +327,21 @@ def _resources(spec: Spec) -> None:
         for kind, values in (res or {}).items():
             for resource, qty in (values or {}).items():
                 _quantity(qty, field("resources", component, kind, resource))
+        limit = ((res or {}).get("limits") or {}).get("memory")
+        if limit is not None and quantity_bytes(limit) < 1:
+            raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi)" % (field("resources", component, "limits",
+                                                                                     "memory"), limit))
+
+
+def go_runtime_env(spec: Spec, component: str) -> dict[str, str]:
+    """The Go runtime's environment of ``component`` (apiserver, controller_manager, scheduler):
+    its size profile's settings, and GOMEMLIMIT at ``GO_MEMORY_LIMIT_SHARE`` of its memory limit
+    when it has one."""
+    env = dict(SIZES[spec["size"]]["go"].get(component, {}))
+    limit = ((spec["resources"].get(component) or {}).get("limits") or {}).get("memory")
+    if limit is not None:
+        env["GOMEMLIMIT"] = "%dMiB" % (quantity_bytes(limit) * GO_MEMORY_LIMIT_SHARE // 2**20)
+    return env
 
 
 def inventory_form(spec: Spec) -> dict[str, Any]:
@@ -325,6 +372,10 @@ def normalize(raw: object, supported_minors: Iterable[int] = versions.SUPPORTED_
                         "left in place would let a later state: absent delete at once)"
                         % (field("confirm_delete"), field("state")))
     spec = _merge(DEFAULTS, {k: v for k, v in raw.items() if k not in LIFECYCLE_FIELDS})
+    if not isinstance(spec["size"], str) or spec["size"] not in SIZES:
+        raise SpecError("%s: %r must be one of %s (the Go runtime's settings and resource requests of the control "
+                        "plane, docs/tenant-spec.md)" % (field("size"), spec["size"], ", ".join(sorted(SIZES))))
+    spec["resources"] = _merge(SIZES[spec["size"]]["resources"], _mapping(raw.get("resources"), field("resources")))
 
     name = names.validate_name(spec.get("name"), "name", SpecError)
     version = check_version(spec["kubernetes_version"], supported_minors)
