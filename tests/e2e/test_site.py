@@ -734,12 +734,16 @@ def test_the_sample_tenants_run_as_specified(site):
         # on the admin workers only (the sample's node selector, the label the admin play sets)
         assert {p["spec"]["nodeName"] for p in pods} <= set(WORKERS), [p["spec"]["nodeName"] for p in pods]
         assert kubectl(_tenant_conf(site, tenant), "get", "--raw", "/readyz").stdout == "ok"
-    # globex's spec: its extra apiserver flag, its version, its memory request, its extra SAN
+    # globex's spec: its extra apiserver flag, its version, its memory request, its size, its extra SAN
     pod = json.loads(kubectl(site["admin"], "-n", "tenant-globex", "get", "pods", "-o", "json").stdout)["items"][0]
     apiserver = next(c for c in pod["spec"]["containers"] if c["name"] == "kube-apiserver")
     assert "--audit-log-maxage=7" in apiserver.get("command", []) + apiserver.get("args", []), apiserver
     assert apiserver["image"].endswith(":v1.37.2"), apiserver["image"]
     assert apiserver["resources"]["requests"]["memory"] == "512Mi"
+    # its size profile (small) and its memory limit (1Gi) in each component's Go runtime
+    envs = {c["name"]: {e["name"]: e["value"] for e in c.get("env", [])} for c in pod["spec"]["containers"]}
+    assert envs == {"kube-apiserver": {"GOGC": "50", "GOMEMLIMIT": "921MiB"},
+                    "kube-controller-manager": {"GOGC": "50"}, "kube-scheduler": {"GOGC": "50"}}, envs
     with open(_tenant_conf(site, "globex"), encoding="utf-8") as f:
         host, port = yaml.safe_load(f)["clusters"][0]["cluster"]["server"].removeprefix("https://").rsplit(":", 1)
     assert port == "31444"

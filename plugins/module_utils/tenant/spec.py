@@ -329,8 +329,8 @@ def _resources(spec: Spec) -> None:
                 _quantity(qty, field("resources", component, kind, resource))
         limit = ((res or {}).get("limits") or {}).get("memory")
         if limit is not None and quantity_bytes(limit) < 1:
-            raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi)" % (field("resources", component, "limits",
-                                                                                     "memory"), limit))
+            path = field("resources", component, "limits", "memory")
+            raise SpecError("%s: %r is not a size in bytes (e.g. 512Mi)" % (path, limit))
 
 
 def go_runtime_env(spec: Spec, component: str) -> dict[str, str]:
