@@ -2,8 +2,11 @@
 admin_cluster role writes it: through that role's site_marker entry point."""
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+import shutil
+from collections.abc import Iterator
 
 from harness.runner import run_playbook
 
@@ -23,3 +26,30 @@ def mark_site(kubeconfig: str, etcd_pki_dir: str, workdir: str | os.PathLike) ->
     res = run_playbook(play, path)
     if res.rc != 0:
         raise RuntimeError("the site marker could not be written:\n" + res.failed_tasks())
+
+
+@contextlib.contextmanager
+def fixture_site(workdir: str) -> Iterator[tuple]:
+    """A 3-member TLS etcd with auth and the admin control plane (kube-apiserver, controller-
+    manager, scheduler) under ``workdir``, the admin cluster marked as this site's; yields
+    (etcd, kube, etcd_pki_dir) where etcd_pki_dir holds ca.crt/ca.key/root.crt/root.key as the
+    tenants play reads them; stops both after. For the benchmarks in tools/bench."""
+    from harness.etcd_cluster import EtcdCluster
+    from harness.kube_control_plane import KubeControlPlane
+
+    etcd = EtcdCluster(os.path.join(workdir, "etcd")).start()
+    kube = None
+    try:
+        kube = KubeControlPlane(os.path.join(workdir, "admin"), etcd).start()
+        pki = os.path.join(workdir, "etcd-pki")
+        os.makedirs(pki)
+        shutil.copy(etcd.pki.ca_file, os.path.join(pki, "ca.crt"))
+        shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
+        shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
+        shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
+        mark_site(kube.kubeconfig, pki, os.path.join(workdir, "site"))
+        yield etcd, kube, pki
+    finally:
+        if kube is not None:
+            kube.stop()
+        etcd.stop()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,115 +90,98 @@ def main() -> int:
     from harness import loader
 
     loader.install()
-    from harness.etcd_cluster import EtcdCluster
-    from harness.kube_control_plane import KubeControlPlane
     from harness.procs import binary, free_port
-    from harness.site import mark_site
+    from harness.site import fixture_site
     from harness.tenant_processes import TenantProcesses
 
-    with tempfile.TemporaryDirectory() as tmp:
-        etcd = EtcdCluster(os.path.join(tmp, "etcd")).start()
-        kube = None
+    with tempfile.TemporaryDirectory() as tmp, fixture_site(tmp) as (etcd, kube, pki):
+        port = free_port()
+        tenant = {"replicas": 1, "service_type": "ClusterIP", "endpoint": {"address": "192.0.2.10", "port": port}}
+        if args.size:
+            tenant["size"] = args.size
+        inventory = os.path.join(tmp, "hosts.json")
+        host = {"tenant": tenant, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
+        group_vars = {"tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
+                      "tenant_control_plane_etcd_endpoints": etcd.endpoints,
+                      "tenant_control_plane_etcd_credentials_host": "etcd-creds",
+                      "tenant_control_plane_etcd_pki_dir": pki,
+                      "tenant_control_plane_kubeconfig_dir": tmp,
+                      "tenant_control_plane_wait": False}
+        children = {"etcd_credentials": {"hosts": {"etcd-creds": None}},
+                    "tenants": {"hosts": {"mem": host}, "vars": group_vars}}
+        with open(inventory, "w", encoding="utf-8") as f:
+            json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                               "children": children}}, f)
+        env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+        out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml")],
+                             env=env, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            print(out.stdout[-4000:], out.stderr[-2000:], file=sys.stderr)
+            return 1
+        with open(os.path.join(tmp, "mem.kubeconfig"), encoding="utf-8") as f:
+            conf = f.read().replace("https://192.0.2.10:%d" % port, "https://127.0.0.1:%d" % port)
+        kubeconfig = os.path.join(tmp, "mem-local.kubeconfig")
+        with open(kubeconfig, "w", encoding="utf-8") as f:
+            f.write(conf)
+
+        def kubectl(*argv, check=True):
+            return subprocess.run([binary("kubectl"), "--kubeconfig", kubeconfig, *argv], capture_output=True,
+                                  text=True, check=check, timeout=60)
+
+        print(f"one tenant (replicas 1{', size ' + args.size if args.size else ''}), its control plane as "
+              f"processes; {args.objects} ConfigMaps, idle {args.idle} s; VmRSS in MiB")
+        print(f"  {'variant':<16} {'readyz':>7}   VmRSS: {'apiserver':>9} {'ctrl-mgr':>9} {'scheduler':>9} "
+              f"{'total':>6}   RssAnon: {'apiserver':>9} {'ctrl-mgr':>9} {'scheduler':>9} {'total':>6}   idle CPU")
+        # the tenant's bootstrap (its admin's RBAC, kubeadm's join objects) needs it serving: once, here
+        procs = TenantProcesses(kube, "mem", os.path.join(tmp, "proc-bootstrap")).start()
         try:
-            kube = KubeControlPlane(os.path.join(tmp, "admin"), etcd).start()
-            pki = os.path.join(tmp, "etcd-pki")
-            os.makedirs(pki)
-            shutil.copy(etcd.pki.ca_file, os.path.join(pki, "ca.crt"))
-            shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
-            shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
-            shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
-            mark_site(kube.kubeconfig, pki, os.path.join(tmp, "site"))
-            port = free_port()
-            tenant = {"replicas": 1, "service_type": "ClusterIP", "endpoint": {"address": "192.0.2.10", "port": port}}
-            if args.size:
-                tenant["size"] = args.size
-            inventory = os.path.join(tmp, "hosts.json")
-            host = {"tenant": tenant, "tenant_control_plane_api_url": f"https://127.0.0.1:{port}"}
-            group_vars = {"tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
-                          "tenant_control_plane_etcd_endpoints": etcd.endpoints,
-                          "tenant_control_plane_etcd_credentials_host": "etcd-creds",
-                          "tenant_control_plane_etcd_pki_dir": pki,
-                          "tenant_control_plane_kubeconfig_dir": tmp,
-                          "tenant_control_plane_wait": False}
-            children = {"etcd_credentials": {"hosts": {"etcd-creds": None}},
-                        "tenants": {"hosts": {"mem": host}, "vars": group_vars}}
-            with open(inventory, "w", encoding="utf-8") as f:
-                json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-                                   "children": children}}, f)
-            env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-            out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml")],
+            out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml"),
+                                  "-e", '{"tenant_control_plane_wait": true, "tenant_control_plane_wait_rollout": false}'],
                                  env=env, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(out.stdout[-4000:], out.stderr[-2000:], file=sys.stderr)
-                return 1
-            with open(os.path.join(tmp, "mem.kubeconfig"), encoding="utf-8") as f:
-                conf = f.read().replace("https://192.0.2.10:%d" % port, "https://127.0.0.1:%d" % port)
-            kubeconfig = os.path.join(tmp, "mem-local.kubeconfig")
-            with open(kubeconfig, "w", encoding="utf-8") as f:
-                f.write(conf)
-
-            def kubectl(*argv, check=True):
-                return subprocess.run([binary("kubectl"), "--kubeconfig", kubeconfig, *argv], capture_output=True,
-                                      text=True, check=check, timeout=60)
-
-            print(f"one tenant (replicas 1{', size ' + args.size if args.size else ''}), its control plane as "
-                  f"processes; {args.objects} ConfigMaps, idle {args.idle} s; VmRSS in MiB")
-            print(f"  {'variant':<16} {'readyz':>7}   VmRSS: {'apiserver':>9} {'ctrl-mgr':>9} {'scheduler':>9} "
-                  f"{'total':>6}   RssAnon: {'apiserver':>9} {'ctrl-mgr':>9} {'scheduler':>9} {'total':>6}   idle CPU")
-            # the tenant's bootstrap (its admin's RBAC, kubeadm's join objects) needs it serving: once, here
-            procs = TenantProcesses(kube, "mem", os.path.join(tmp, "proc-bootstrap")).start()
+        finally:
+            procs.stop()
+        if out.returncode != 0:
+            print(out.stdout[-4000:], out.stderr[-2000:], file=sys.stderr)
+            return 1
+        heap_tops: dict[str, str] = {}
+        for i, name in enumerate(args.variants.split(",")):
+            env_k, flags = VARIANTS[name]
+            procs = TenantProcesses(kube, "mem", os.path.join(tmp, f"proc-{i}"))
+            _apply(procs, env_k, flags)
+            start = time.monotonic()
+            procs.start()
             try:
-                out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml"),
-                                      "-e", '{"tenant_control_plane_wait": true, "tenant_control_plane_wait_rollout": false}'],
-                                     env=env, capture_output=True, text=True, check=False)
+                deadline = start + 240
+                while kubectl("get", "--raw", "/readyz", check=False).stdout.strip() != "ok":
+                    if time.monotonic() > deadline:
+                        print(f"  {name:<16} not ready within 240 s", file=sys.stderr)
+                        return 1
+                    time.sleep(0.5)
+                ready = time.monotonic() - start
+                for n in range(args.objects):
+                    kubectl("create", "configmap", f"v{i}-{n:03d}", "--from-literal=k=" + "x" * 512)
+                cpu_before = sum(_cpu_seconds(pid) for pid in procs.pids().values())
+                time.sleep(args.idle)
+                rss = {c: _rss_mib(pid) for c, pid in procs.pids().items()}
+                idle_m = 1000 * (sum(_cpu_seconds(pid) for pid in procs.pids().values()) - cpu_before) / args.idle
+                if args.heap_top:
+                    heap = os.path.join(tmp, f"heap-{name}.pb.gz")
+                    with open(heap, "wb") as f:
+                        subprocess.run([binary("kubectl"), "--kubeconfig", kubeconfig, "get", "--raw",
+                                        "/debug/pprof/heap"], stdout=f, check=True, timeout=60)
+                    top = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=inuse_space",
+                                          f"-nodecount={args.heap_top}", procs.procs[0].argv[0], heap],
+                                         capture_output=True, text=True, check=False)
+                    heap_tops[name] = top.stdout or top.stderr
             finally:
                 procs.stop()
-            if out.returncode != 0:
-                print(out.stdout[-4000:], out.stderr[-2000:], file=sys.stderr)
-                return 1
-            heap_tops: dict[str, str] = {}
-            for i, name in enumerate(args.variants.split(",")):
-                env_k, flags = VARIANTS[name]
-                procs = TenantProcesses(kube, "mem", os.path.join(tmp, f"proc-{i}"))
-                _apply(procs, env_k, flags)
-                start = time.monotonic()
-                procs.start()
-                try:
-                    deadline = start + 240
-                    while kubectl("get", "--raw", "/readyz", check=False).stdout.strip() != "ok":
-                        if time.monotonic() > deadline:
-                            print(f"  {name:<16} not ready within 240 s", file=sys.stderr)
-                            return 1
-                        time.sleep(0.5)
-                    ready = time.monotonic() - start
-                    for n in range(args.objects):
-                        kubectl("create", "configmap", f"v{i}-{n:03d}", "--from-literal=k=" + "x" * 512)
-                    cpu_before = sum(_cpu_seconds(pid) for pid in procs.pids().values())
-                    time.sleep(args.idle)
-                    rss = {c: _rss_mib(pid) for c, pid in procs.pids().items()}
-                    idle_m = 1000 * (sum(_cpu_seconds(pid) for pid in procs.pids().values()) - cpu_before) / args.idle
-                    if args.heap_top:
-                        heap = os.path.join(tmp, f"heap-{name}.pb.gz")
-                        with open(heap, "wb") as f:
-                            subprocess.run([binary("kubectl"), "--kubeconfig", kubeconfig, "get", "--raw",
-                                            "/debug/pprof/heap"], stdout=f, check=True, timeout=60)
-                        top = subprocess.run(["go", "tool", "pprof", "-top", "-sample_index=inuse_space",
-                                              f"-nodecount={args.heap_top}", procs.procs[0].argv[0], heap],
-                                             capture_output=True, text=True, check=False)
-                        heap_tops[name] = top.stdout or top.stderr
-                finally:
-                    procs.stop()
-                cells = []
-                for part in ("VmRSS", "RssAnon"):
-                    row = [rss.get(c, {}).get(part, 0.0) for c in ALL]
-                    cells.append(" ".join(f"{v:9.0f}" for v in row) + f" {sum(row):6.0f}")
-                print(f"  {name:<16} {ready:6.1f}s          {cells[0]}            {cells[1]}   {idle_m:5.0f} m", flush=True)
-            for name, top in heap_tops.items():
-                print(f"\n== the apiserver's heap in use, {name}\n{top}")
-        finally:
-            if kube is not None:
-                kube.stop()
-            etcd.stop()
+            cells = []
+            for part in ("VmRSS", "RssAnon"):
+                row = [rss.get(c, {}).get(part, 0.0) for c in ALL]
+                cells.append(" ".join(f"{v:9.0f}" for v in row) + f" {sum(row):6.0f}")
+            print(f"  {name:<16} {ready:6.1f}s          {cells[0]}            {cells[1]}   {idle_m:5.0f} m", flush=True)
+        for name, top in heap_tops.items():
+            print(f"\n== the apiserver's heap in use, {name}\n{top}")
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,63 +42,45 @@ def main() -> int:
     from harness import loader
 
     loader.install()
-    from harness.etcd_cluster import EtcdCluster
-    from harness.kube_control_plane import KubeControlPlane
-    from harness.site import mark_site
+    from harness.site import fixture_site
 
-    with tempfile.TemporaryDirectory() as tmp:
-        etcd = EtcdCluster(os.path.join(tmp, "etcd")).start()
-        kube = None
-        try:
-            kube = KubeControlPlane(os.path.join(tmp, "admin"), etcd).start()
-            pki = os.path.join(tmp, "etcd-pki")
-            os.makedirs(pki)
-            shutil.copy(etcd.pki.ca_file, os.path.join(pki, "ca.crt"))
-            shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
-            shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
-            shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
-            # the admin cluster marked as this site's, as the admin_cluster role marks it
-            mark_site(kube.kubeconfig, pki, os.path.join(tmp, "site"))
-            hosts = {f"t{i:03d}": {"tenant": {"replicas": 0, "endpoint": {"address": "192.0.2.10", "port": 30000 + i}}}
-                     for i in range(args.tenants)}
-            inventory = os.path.join(tmp, "hosts.json")
-            with open(inventory, "w", encoding="utf-8") as f:
-                json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
-                                   "children": {
-                    "etcd_credentials": {"hosts": {"etcd-creds": None}},
-                    "tenants": {"hosts": hosts, "vars": {
-                        "tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
-                        "tenant_control_plane_etcd_endpoints": etcd.endpoints,
-                        "tenant_control_plane_etcd_credentials_host": "etcd-creds",
-                        "tenant_control_plane_etcd_pki_dir": pki}}}}}, f)
-            env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                       ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-            print(f"kamaji.core.tenants x {args.tenants} tenants (replicas 0), forks={args.forks}, "
-                  "fixture admin kube-apiserver + 3-member TLS etcd on loopback")
-            for label in ("first run", "no-op re-run"):
-                start = time.perf_counter()
-                out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml"),
-                                      "-f", str(args.forks)], env=env, capture_output=True, text=True, check=False)
-                took = time.perf_counter() - start
-                try:
-                    stats = json.loads(out.stdout[out.stdout.index("{"):])["stats"]
-                except ValueError:
-                    print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
-                    return 1
-                if args.profile:
-                    _profile(json.loads(out.stdout[out.stdout.index("{"):]))
-                changed = sum(s["changed"] for s in stats.values())
-                failed = sum(s["failures"] + s["unreachable"] for s in stats.values())
-                print(f"  {label:<13} {took:6.1f} s   changed={changed} failed={failed} rc={out.returncode}")
-                if failed:
-                    print(out.stdout[-3000:], file=sys.stderr)
-                    return 1
-            namespaces = kube.kubectl("get", "ns", "-l", "kamaji.core/tenant", "-o", "name").stdout.split()
-            print(f"  tenant namespaces in the admin cluster: {len(namespaces)}")
-        finally:
-            if kube is not None:
-                kube.stop()
-            etcd.stop()
+    with tempfile.TemporaryDirectory() as tmp, fixture_site(tmp) as (etcd, kube, pki):
+        hosts = {f"t{i:03d}": {"tenant": {"replicas": 0, "endpoint": {"address": "192.0.2.10", "port": 30000 + i}}}
+                 for i in range(args.tenants)}
+        inventory = os.path.join(tmp, "hosts.json")
+        with open(inventory, "w", encoding="utf-8") as f:
+            json.dump({"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+                               "children": {
+                "etcd_credentials": {"hosts": {"etcd-creds": None}},
+                "tenants": {"hosts": hosts, "vars": {
+                    "tenant_control_plane_admin_kubeconfig": kube.kubeconfig,
+                    "tenant_control_plane_etcd_endpoints": etcd.endpoints,
+                    "tenant_control_plane_etcd_credentials_host": "etcd-creds",
+                    "tenant_control_plane_etcd_pki_dir": pki}}}}}, f)
+        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+        print(f"kamaji.core.tenants x {args.tenants} tenants (replicas 0), forks={args.forks}, "
+              "fixture admin kube-apiserver + 3-member TLS etcd on loopback")
+        for label in ("first run", "no-op re-run"):
+            start = time.perf_counter()
+            out = subprocess.run(["ansible-playbook", "-i", inventory, os.path.join(REPO, "playbooks", "tenants.yml"),
+                                  "-f", str(args.forks)], env=env, capture_output=True, text=True, check=False)
+            took = time.perf_counter() - start
+            try:
+                stats = json.loads(out.stdout[out.stdout.index("{"):])["stats"]
+            except ValueError:
+                print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
+                return 1
+            if args.profile:
+                _profile(json.loads(out.stdout[out.stdout.index("{"):]))
+            changed = sum(s["changed"] for s in stats.values())
+            failed = sum(s["failures"] + s["unreachable"] for s in stats.values())
+            print(f"  {label:<13} {took:6.1f} s   changed={changed} failed={failed} rc={out.returncode}")
+            if failed:
+                print(out.stdout[-3000:], file=sys.stderr)
+                return 1
+        namespaces = kube.kubectl("get", "ns", "-l", "kamaji.core/tenant", "-o", "name").stdout.split()
+        print(f"  tenant namespaces in the admin cluster: {len(namespaces)}")
     return 0
 
 
