@@ -278,6 +278,16 @@ def test_a_workers_job_reads_its_tenants_kubeconfig_from_the_admin_cluster(tenan
     msg = lost.task("The tenant has an admin kubeconfig (the tenants play made the tenant)", host="lost-w0")["msg"]
     assert msg.startswith("lost-w0: tenant no-such-tenant (kamaji_tenant) has no admin kubeconfig in the admin cluster "), msg
 
+    # the admin cluster's kubeconfig missing, or not one the admin cluster accepts: named, nothing shown of it
+    for admin, field in ((str(tmp_path / "nowhere.conf"), "is not a file on the controller"),
+                         (str(tmp_path / "workers.yml"), "could not be read from the admin cluster")):
+        inv["all"]["vars"]["admin_cluster_kubeconfig"] = admin
+        inventory.write_text(yaml.safe_dump(inv))
+        refused = run_playbook(play, tmp_path, inventory=str(inventory))
+        assert refused.rc != 0
+        msg = refused.task("The admin cluster could not be read", host="lost-w0")["msg"]
+        assert msg.startswith("tenant_worker_admin_kubeconfig: ") and field in msg and admin in msg, msg
+
 
 def test_a_write_frozen_tenant_serves_reads_refuses_writes_and_thaws(tenants, etcd_cluster):
     """tenant.write_freeze: true makes blue read-only at the datastore (its etcd role reads its prefix);
