@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pathlib
-import shutil
 from collections.abc import Iterator
 
 from harness.runner import run_playbook
@@ -41,12 +40,7 @@ def fixture_site(workdir: str) -> Iterator[tuple]:
     kube = None
     try:
         kube = KubeControlPlane(os.path.join(workdir, "admin"), etcd).start()
-        pki = os.path.join(workdir, "etcd-pki")
-        os.makedirs(pki)
-        shutil.copy(etcd.pki.ca_file, os.path.join(pki, "ca.crt"))
-        shutil.copy(os.path.join(os.path.dirname(etcd.pki.ca_file), "ca.key"), os.path.join(pki, "ca.key"))
-        shutil.copy(etcd.root["client_cert"], os.path.join(pki, "root.crt"))
-        shutil.copy(etcd.root["client_key"], os.path.join(pki, "root.key"))
+        pki = etcd.credentials_dir(os.path.join(workdir, "etcd-pki"))
         mark_site(kube.kubeconfig, pki, os.path.join(workdir, "site"))
         yield etcd, kube, pki
     finally:

@@ -62,9 +62,14 @@ class TenantProcesses:
             env = dict(os.environ, **{e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
             self.procs.append(Proc(f"tenant-{name}-{container['name']}", [*command, *args], workdir, env=env))
 
+    def components(self) -> dict[str, Proc]:
+        """Component (apiserver, controller-manager, scheduler: its container's name without
+        ``kube-``) -> its process."""
+        return {p.name.rsplit("-kube-", 1)[-1]: p for p in self.procs}
+
     def pids(self) -> dict[str, int]:
-        """Container name -> pid of its running process."""
-        return {p.name.rsplit("-kube-", 1)[-1]: p.popen.pid for p in self.procs if p.alive}
+        """Component -> pid of its running process."""
+        return {c: p.popen.pid for c, p in self.components().items() if p.alive}
 
     def start(self):
         for p in self.procs:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,12 +28,7 @@ pytestmark = pytest.mark.usefixtures("site_marker")
 
 
 def _inventory(tmp_path, etcd_cluster, kube, tenants, **extra):
-    pki = tmp_path / "etcd-pki"
-    pki.mkdir(exist_ok=True)
-    shutil.copy(etcd_cluster.pki.ca_file, pki / "ca.crt")
-    shutil.copy(os.path.join(os.path.dirname(etcd_cluster.pki.ca_file), "ca.key"), pki / "ca.key")
-    shutil.copy(etcd_cluster.root["client_cert"], pki / "root.crt")
-    shutil.copy(etcd_cluster.root["client_key"], pki / "root.key")
+    pki = etcd_cluster.credentials_dir(tmp_path / "etcd-pki")
     inv = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                    "children": {
         "etcd_credentials": {"hosts": {"etcd-creds": {}}},

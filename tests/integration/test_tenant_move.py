@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -34,15 +33,6 @@ from harness.tenant_processes import TenantProcesses
 PLAYBOOK = os.path.join(REPO, "playbooks", "tenants.yml")
 pytestmark = pytest.mark.usefixtures("site_marker")
 OBJECTS = 40
-
-
-def _pki_dir(path, cluster):
-    path.mkdir(exist_ok=True)
-    shutil.copy(cluster.pki.ca_file, path / "ca.crt")
-    shutil.copy(os.path.join(os.path.dirname(cluster.pki.ca_file), "ca.key"), path / "ca.key")
-    shutil.copy(cluster.root["client_cert"], path / "root.crt")
-    shutil.copy(cluster.root["client_key"], path / "root.key")
-    return str(path)
 
 
 def _changed(res):
@@ -69,10 +59,10 @@ def mover(etcd_cluster, west, kube_control_plane, tmp_path_factory):
             "tenant_control_plane_admin_kubeconfig": kube_control_plane.kubeconfig,
             "tenant_control_plane_etcd_endpoints": etcd_cluster.endpoints,
             "tenant_control_plane_etcd_credentials_host": "etcd-creds",
-            "tenant_control_plane_etcd_pki_dir": _pki_dir(tmp / "etcd-pki", etcd_cluster),
+            "tenant_control_plane_etcd_pki_dir": etcd_cluster.credentials_dir(tmp / "etcd-pki"),
             "tenant_control_plane_datastores": {"west": {
                 "endpoints": west.endpoints, "credentials_host": "west-creds",
-                "pki_dir": _pki_dir(tmp / "west-pki", west)}},
+                "pki_dir": west.credentials_dir(tmp / "west-pki")}},
             "tenant_control_plane_kubeconfig_dir": str(tmp),
             "tenant_control_plane_wait_timeout": 60,
             "tenant_control_plane_wait_rollout": False}}}}}

@@ -69,8 +69,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _apply(procs, env: dict[str, dict[str, str]], flags: dict[str, dict[str, str]]) -> None:
-    for proc in procs.procs:
-        component = proc.name.rsplit("-kube-", 1)[-1]
+    for component, proc in procs.components().items():
         extra_env = dict(env.get("*", {}), **env.get(component, {}))
         if extra_env:
             proc.env = dict(proc.env or os.environ, **extra_env)

@@ -169,13 +169,11 @@ def _resources(spec: Spec, component: str) -> dict[str, dict[str, str]]:
     return {k: dict(v) for k, v in res.items() if v}
 
 
-def _with_env(container: Obj, spec: Spec, component: str) -> Obj:
-    """``container`` with the Go runtime's environment of its size profile (none: no ``env``, the
-    Deployment as before profiles existed)."""
+def _env(spec: Spec, component: str) -> Obj:
+    """The container's ``env``: the Go runtime's settings of its size profile (none: no ``env``,
+    the Deployment as before profiles existed)."""
     env = go_runtime_env(spec, component)
-    if env:
-        container["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
-    return container
+    return {"env": [{"name": k, "value": v} for k, v in sorted(env.items())]} if env else {}
 
 
 def _probe(path: str, port: int, initial: int = 10, period: int = 10, failures: int = 6) -> Obj:
@@ -196,7 +194,7 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
     repo = options.get("image_repository") or DEFAULT_IMAGE_REPOSITORY
     port = spec["endpoint"]["port"]
     extra: dict[str, Any] = spec["extra_args"]
-    containers: list[Obj] = [
+    return [
         {
             "name": "kube-apiserver",
             "image": "%s/kube-apiserver:%s" % (repo, version),
@@ -207,6 +205,7 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
             "readinessProbe": _probe("/readyz", port, 2, 2, 3),
             "startupProbe": _probe("/livez", port, 1, 1, 120),
             "resources": _resources(spec, "apiserver"),
+            **_env(spec, "apiserver"),
             "volumeMounts": [{"name": "apiserver-pki", "mountPath": PKI_DIR, "readOnly": True}],
         },
         {
@@ -217,6 +216,7 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
             "livenessProbe": _probe("/healthz", CM_PORT, 10, 10, 8),
             "startupProbe": _probe("/healthz", CM_PORT, 1, 1, 120),
             "resources": _resources(spec, "controller_manager"),
+            **_env(spec, "controller_manager"),
             "volumeMounts": [
                 {"name": "controller-manager-pki", "mountPath": PKI_DIR, "readOnly": True},
                 _kubeconfig_mount("controller-manager.conf"),
@@ -230,12 +230,10 @@ def _containers(spec: Spec, options: Settings) -> list[Obj]:
             "livenessProbe": _probe("/healthz", SCHEDULER_PORT, 10, 10, 8),
             "startupProbe": _probe("/healthz", SCHEDULER_PORT, 1, 1, 120),
             "resources": _resources(spec, "scheduler"),
+            **_env(spec, "scheduler"),
             "volumeMounts": [_kubeconfig_mount("scheduler.conf")],
         },
     ]
-    components = {"kube-apiserver": "apiserver", "kube-controller-manager": "controller_manager",
-                  "kube-scheduler": "scheduler"}
-    return [_with_env(c, spec, components[str(c["name"])]) for c in containers]
 
 
 def deployment(spec: Spec, options: Settings, pki_checksum: str) -> Obj:
